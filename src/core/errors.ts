@@ -1,0 +1,53 @@
+/**
+ * Coded errors of the core layer, and the one table from error code to HTTP status.
+ *
+ * Code and tests branch on `code`, never on the message. The transport layers (`net/`,
+ * `http/`) define their own coded errors; this table maps their codes too, so the HTTP
+ * edge turns any coded error into a status in exactly one place.
+ */
+
+/** Base of every error the coordinator raises on purpose. */
+export class CoordinatorError extends Error {
+  readonly code: string
+  constructor (code: string, message: string) {
+    super(message)
+    this.name = 'CoordinatorError'
+    this.code = code
+  }
+}
+
+/** HTTP status for each error code (SPEC 2.4); codes not listed map to 500. */
+const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  // malformed or invalid request
+  ERR_MESSAGE_UTF8: 400,
+  ERR_MESSAGE_JSON: 400,
+  ERR_MESSAGE_SHAPE: 400,
+  ERR_MESSAGE_FIELD_TYPE: 400,
+  ERR_MESSAGE_MISSING_ID: 400,
+  ERR_MESSAGE_MISSING_TASK: 400,
+  ERR_URL_INVALID: 400,
+  ERR_URL_SCHEME: 400,
+  ERR_URL_CREDENTIALS: 400,
+  ERR_URL_PORT: 400,
+  ERR_TASK_NAME: 400,
+  ERR_DUPLICATE_ID: 400,
+  ERR_SOCKET_PATH_TOO_LONG: 400,
+  ERR_BODY_TIMEOUT: 408,
+  // no provider
+  ERR_NO_PROVIDERS: 404,
+  // too large
+  ERR_BODY_TOO_LARGE: 413,
+  ERR_FRAME_TOO_LARGE: 413,
+  // no provider (or remote coordinator) accepted
+  ERR_NO_PROVIDER_ACCEPTED: 502,
+  ERR_FORWARD_FAILED: 502,
+  // shutting down or overloaded
+  ERR_SHUTTING_DOWN: 503,
+  ERR_OVERLOADED: 503
+}
+
+/** The HTTP status an error answers with: its code's entry, else 500. */
+export function httpStatusOf (err: unknown): number {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? (STATUS_BY_CODE[code] ?? 500) : 500
+}

@@ -1,0 +1,2 @@
+/** Package entry: the coordinator library API. */
+export { CoordinatorError, httpStatusOf } from './core/errors.js'
