@@ -33,6 +33,10 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ERR_DUPLICATE_ID: 400,
   ERR_SOCKET_PATH_TOO_LONG: 400,
   ERR_BODY_TIMEOUT: 408,
+  // /stream: a missing or malformed addr, an address not issued (or expired), not a GET
+  ERR_STREAM_ADDR_INVALID: 400,
+  ERR_STREAM_FORBIDDEN: 403,
+  ERR_STREAM_METHOD: 405,
   // no provider
   ERR_NO_PROVIDERS: 404,
   // too large
@@ -41,6 +45,9 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   // no provider (or remote coordinator) accepted
   ERR_NO_PROVIDER_ACCEPTED: 502,
   ERR_FORWARD_FAILED: 502,
+  ERR_FORWARD_REFUSED: 502,
+  // a stream source that cannot be opened
+  ERR_STREAM_SOURCE: 502,
   // shutting down or overloaded
   ERR_SHUTTING_DOWN: 503,
   ERR_OVERLOADED: 503
