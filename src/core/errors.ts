@@ -50,7 +50,11 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ERR_STREAM_SOURCE: 502,
   // shutting down or overloaded
   ERR_SHUTTING_DOWN: 503,
-  ERR_OVERLOADED: 503
+  ERR_OVERLOADED: 503,
+  // GET /healthz before every listener is up
+  ERR_NOT_READY: 503,
+  // the external endpoints without the bearer token (auth_token_file)
+  ERR_UNAUTHORIZED: 401
 }
 
 /** The HTTP status an error answers with: its code's entry, else 500. */

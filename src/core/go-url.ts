@@ -153,6 +153,8 @@ function checkHostChars (host: string, whole: string): void {
   }
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
 function hasControlChar (s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
@@ -374,6 +376,12 @@ export function validateUrl (u: MsgUrl, field: string): MsgUrl {
     throw new CoordinatorError('ERR_URL_SCHEME', `${field}: unsupported URL scheme ${JSON.stringify(u.scheme)} (want unix, http or https)`)
   }
   if (u.opaque !== '') throw invalid(`${field}: opaque URL ${JSON.stringify(u.scheme + ':' + u.opaque)} has no path`)
+  // formatUrl writes the query as it is: a '#', a control character or a lone surrogate (a
+  // `\ud800` escape), which only a Go URL object can carry, would make a URL string that no
+  // parser, ours or Go's, reads back as the same URL.
+  if (u.rawQuery.includes('#') || hasControlChar(u.rawQuery) || LONE_SURROGATE.test(u.rawQuery)) {
+    throw invalid(`${field}: invalid character in query ${JSON.stringify(u.rawQuery)}`)
+  }
   if (scheme === 'unix') {
     if (u.host !== '') throw invalid(`${field}: a unix URL has no host (got ${JSON.stringify(u.host)})`)
     if (!u.path.startsWith('/')) throw invalid(`${field}: a unix URL needs an absolute socket path`)

@@ -66,11 +66,13 @@ export function exchange (path: string, payload: Buffer, opts: ExchangeOptions):
       }
     })
     // 'end' comes before 'close' and carries no error; a reset arrives as 'error' first.
-    socket.on('end', function socketOnEnd () { settle(closedError()) })
+    // Each checks `settled` itself: after a normal answer, 'close' always follows, and
+    // building an error (with its stack) for nothing would cost every exchange.
+    socket.on('end', function socketOnEnd () { if (!settled) settle(closedError()) })
     socket.on('error', function socketOnError (err: Error) {
-      settle(connected ? closedError(err) : connectErrorOf(err, path))
+      if (!settled) settle(connected ? closedError(err) : connectErrorOf(err, path))
     })
-    socket.on('close', function socketOnClose () { settle(closedError()) })
+    socket.on('close', function socketOnClose () { if (!settled) settle(closedError()) })
     // queued by the socket until connected
     socket.write(frame)
   })

@@ -1,0 +1,255 @@
+/**
+ * Delivers JSON payloads to http(s) response hooks (or remote coordinators): keep-alive
+ * agents, a deadline per attempt, and bounded retries.
+ *
+ * Retry rule: an attempt is retried only when the hook did not answer because the
+ * connection failed (refused, reset or hung up before a status line, typically a pooled
+ * socket the hook closed as we reused it) or because no connected socket was ever had
+ * (connect or pool wait timed out). A timeout on a connected socket is NOT retried: the hook
+ * may have received and acted on the request, and a retry could deliver it twice. Nothing
+ * is retried once a status line arrived; a non-2xx status is a result, not an error.
+ */
+import { setMaxListeners } from 'node:events'
+import http from 'node:http'
+import https from 'node:https'
+import type { Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { HookFailedError, HookTimeoutError, HookUnreachableError } from './errors.js'
+
+/** Options of one delivery. */
+export interface PostOptions {
+  /** per attempt, the whole exchange: connect to the end of the reply body */
+  timeoutMs: number
+  /** attempts in all (>= 1); only failures to reach the hook are retried */
+  retries: number
+  /** first backoff, doubled after each failed attempt (default 100) */
+  backoffMs?: number
+  /** extra request headers; Content-Type and Content-Length are always ours */
+  headers?: Record<string, string>
+  /** reply body kept up to this many bytes (default 64 KiB); the rest is read and dropped */
+  maxReplyBytes?: number
+}
+
+/** The hook's answer: any status, 2xx or not, is a result, not an error. */
+export interface PostResult {
+  status: number
+  body: Buffer
+  attempts: number
+}
+
+/** Options of a HookClient. */
+export interface HookClientOptions {
+  /** sockets per origin and protocol (default 256) */
+  maxSockets?: number
+  /** how long an idle keep-alive socket is kept (default 4000; below node's 5 s server default) */
+  keepAliveMs?: number
+}
+
+const MAX_SOCKETS = 256
+const KEEP_ALIVE_MS = 4000
+const BACKOFF_MS = 100
+const MAX_REPLY_BYTES = 64 * 1024
+
+// Errors that mean the hook never got to answer: nothing in them says it saw the request
+// (ECONNRESET/EPIPE here is the stale keep-alive socket the server closed as we wrote).
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ENOTFOUND', 'EAI_AGAIN',
+  'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ETIMEDOUT'
+])
+
+interface Reply { status: number, body: Buffer }
+
+/** Marks an attempt failure that may be retried: the hook did not answer (or was never reached). */
+class RetryableFailure {
+  readonly cause: unknown
+  constructor (cause: unknown) { this.cause = cause }
+}
+
+/** Posts JSON to hooks over pooled keep-alive connections. */
+export class HookClient {
+  readonly #http: http.Agent
+  readonly #https: https.Agent
+  readonly #closing = new AbortController()
+  #closed = false
+
+  constructor (opts: HookClientOptions = {}) {
+    const agentOpts = {
+      keepAlive: true,
+      maxSockets: opts.maxSockets ?? MAX_SOCKETS,
+      // The agent's socket timeout destroys sockets idle in its free list; sockets in use
+      // are bounded by our own per-attempt timer instead.
+      timeout: opts.keepAliveMs ?? KEEP_ALIVE_MS,
+      scheduling: 'lifo' as const,
+      noDelay: true
+    }
+    // Every post in backoff listens on this one signal: thousands may wait at once.
+    setMaxListeners(0, this.#closing.signal)
+    this.#http = new http.Agent(agentOpts)
+    this.#https = new https.Agent(agentOpts)
+  }
+
+  /** POSTs body as application/json to url (http: or https:), with keep-alive agents. */
+  async post (url: string, body: Buffer, opts: PostOptions): Promise<PostResult> {
+    if (this.#closed) throw new HookFailedError('client closed')
+    let target: URL
+    try {
+      target = new URL(url)
+    } catch (err) {
+      throw new HookFailedError(`invalid URL ${JSON.stringify(url)}`, err)
+    }
+    const secure = target.protocol === 'https:'
+    if (!secure && target.protocol !== 'http:') {
+      throw new HookFailedError(`unsupported scheme ${target.protocol}`)
+    }
+    const headers: http.OutgoingHttpHeaders = { ...opts.headers }
+    headers['content-type'] = 'application/json'
+    headers['content-length'] = body.length
+    const request = secure ? https.request : http.request
+    const reqOpts: http.RequestOptions = {
+      method: 'POST',
+      protocol: target.protocol,
+      hostname: target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname,
+      port: target.port,
+      path: target.pathname + target.search,
+      headers,
+      agent: secure ? this.#https : this.#http
+    }
+    const maxReply = opts.maxReplyBytes ?? MAX_REPLY_BYTES
+    const attempts = opts.retries >= 1 ? Math.floor(opts.retries) : 1
+    let backoff = opts.backoffMs ?? BACKOFF_MS
+
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const reply = await attemptPost(request, reqOpts, body, opts.timeoutMs, maxReply)
+        return { status: reply.status, body: reply.body, attempts: attempt }
+      } catch (err) {
+        if (!(err instanceof RetryableFailure)) throw err
+        if (this.#closed) throw new HookFailedError('client closed', err.cause)
+        if (attempt >= attempts) throw new HookUnreachableError(attempt, err.cause)
+        try {
+          await sleep(backoff, undefined, { ref: false, signal: this.#closing.signal })
+        } catch {
+          throw new HookFailedError('client closed', err.cause)
+        }
+        backoff *= 2
+      }
+    }
+  }
+
+  /** Destroys the agents' sockets; pending posts fail with `ERR_HOOK_FAILED`. */
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#closing.abort()
+    this.#http.destroy()
+    this.#https.destroy()
+  }
+}
+
+/**
+ * One attempt. Resolves with the reply; rejects with a RetryableFailure when the hook was
+ * not reached or hung up before answering, else with a coded HttpError.
+ */
+function attemptPost (
+  request: typeof http.request,
+  reqOpts: http.RequestOptions,
+  body: Buffer,
+  timeoutMs: number,
+  maxReply: number
+): Promise<Reply> {
+  return new Promise<Reply>((resolve, reject) => {
+    let done = false
+    let connected = false
+    let answered = false
+    let socket: Socket | undefined
+
+    let req: http.ClientRequest
+    try {
+      req = request(reqOpts)
+    } catch (err) {
+      // Invalid header names or values are refused synchronously.
+      reject(new HookFailedError('invalid request', err))
+      return
+    }
+    const timer = setTimeout(timerOnTimeout, timeoutMs)
+    timer.unref()
+    req.on('socket', reqOnSocket)
+    req.on('response', reqOnResponse)
+    req.on('error', reqOnError)
+    req.end(body)
+
+    function settle (err: unknown, reply?: Reply): void {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      if (socket !== undefined) socket.off('connect', socketOnConnect)
+      if (err !== undefined) reject(err)
+      else resolve(reply as Reply)
+    }
+
+    function reqOnSocket (s: Socket): void {
+      socket = s
+      // A pooled socket is already connected; a new one connects later.
+      if (s.connecting) s.once('connect', socketOnConnect)
+      else connected = true
+    }
+
+    function socketOnConnect (): void {
+      connected = true
+    }
+
+    function timerOnTimeout (): void {
+      const err = new HookTimeoutError(timeoutMs)
+      // A hook that was connected and did not answer in time may have acted on the request:
+      // retrying could deliver twice, so the timeout is final. A post that never got a
+      // connected socket (connect timed out, or queued for a pooled socket) reached nobody.
+      settle(connected || answered ? err : new RetryableFailure(err))
+      // Settled first: a request still queued for a socket emits its 'error' only later.
+      req.destroy(err)
+    }
+
+    function reqOnError (err: Error): void {
+      if (answered) {
+        settle(new HookFailedError('reply cut short', err))
+        return
+      }
+      const code = (err as { code?: unknown }).code
+      if (typeof code === 'string' && CONNECT_ERRORS.has(code)) settle(new RetryableFailure(err))
+      else settle(new HookFailedError('request failed', err))
+    }
+
+    function reqOnResponse (res: http.IncomingMessage): void {
+      answered = true
+      let first: Buffer | undefined
+      let chunks: Buffer[] | undefined
+      let kept = 0
+      res.on('data', resOnData)
+      res.on('end', resOnEnd)
+      res.on('error', resOnError)
+      res.on('close', resOnClose)
+
+      function resOnData (chunk: Buffer): void {
+        if (kept >= maxReply) return
+        if (kept + chunk.length > maxReply) chunk = chunk.subarray(0, maxReply - kept)
+        kept += chunk.length
+        if (first === undefined) first = chunk
+        else if (chunks === undefined) chunks = [first, chunk]
+        else chunks.push(chunk)
+      }
+
+      function resOnEnd (): void {
+        const replyBody = chunks !== undefined ? Buffer.concat(chunks, kept) : (first ?? Buffer.alloc(0))
+        settle(undefined, { status: res.statusCode ?? 0, body: replyBody })
+      }
+
+      function resOnError (err: Error): void {
+        settle(new HookFailedError('reply cut short', err))
+      }
+
+      function resOnClose (): void {
+        // 'close' without 'end': the connection dropped mid-reply (no-op after 'end').
+        if (!res.complete) settle(new HookFailedError('reply cut short'))
+      }
+    }
+  })
+}
