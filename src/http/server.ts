@@ -5,6 +5,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 
+/** Accept queue asked for; the kernel caps it at net.core.somaxconn. */
+const LISTEN_BACKLOG = 4096
+
 /** Handles one HTTP exchange; must answer (or destroy) `res`. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void
 
@@ -73,7 +76,8 @@ export class ExternalServer {
       const onError = (err: Error): void => { reject(err) }
       server.once('error', onError)
       const host = this.#opts.host === '' ? undefined : this.#opts.host
-      server.listen({ port: this.#opts.port, host }, () => {
+      // node's default accept queue (511) drops connections of a burst of new clients.
+      server.listen({ port: this.#opts.port, host, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', onError)
         resolve((server.address() as AddressInfo).port)
       })

@@ -31,6 +31,11 @@ export const CLOSE_TIMEOUT_MS = 5_000
 
 const SOCKET_MODE = 0o660
 const DIR_MODE = 0o750
+// A unix connect() past a full accept queue fails at once with EAGAIN, and a provider that
+// gives up there loses its response. node's default queue (511) fills up whenever a burst of
+// responses meets a busy coordinator; Go's net.Listen, which the original used, asks for
+// somaxconn (4096 on current Linux), and so do we (the kernel caps it at somaxconn).
+const LISTEN_BACKLOG = 4096
 
 const READING = 0
 const HANDLING = 1
@@ -221,7 +226,7 @@ function listenOn (server: Server, bindPath: string, path: string): Promise<void
       reject(err.code === 'EADDRINUSE' ? new SocketInUseError(path) : err)
     }
     server.once('error', serverOnListenError)
-    server.listen({ path: bindPath }, () => {
+    server.listen({ path: bindPath, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', serverOnListenError)
       resolve()
     })
