@@ -47,7 +47,7 @@ t.test('02b: an http stream URL is replaced by a one-shot unix socket under sock
   t.same(shape(received), shape(sample('02b-provider-recv-http-req-httphook-httpstream.json')))
   const streamURL = JSON.parse(received).streamURL as Record<string, string>
   t.equal(streamURL.Scheme, 'unix')
-  t.ok(streamURL.Path?.startsWith(join(c.dir, 'streams') + '/'), streamURL.Path)
+  t.ok(streamURL.Path?.startsWith(join(c.dir, 'streams') + '/'), `under socket_dir/streams: ${streamURL.Path ?? ''}`)
 })
 
 t.test('02c: an internal request with a unix hook is passed on byte for byte', async t => {
