@@ -6,11 +6,18 @@
  * edge turns any coded error into a status in exactly one place.
  */
 
-/** Base of every error the coordinator raises on purpose. */
+/**
+ * Base of every error the coordinator raises on purpose. These are expected outcomes (a bad
+ * request, no provider), answered with an ack: they carry no stack trace, whose capture would
+ * make a refusal cost many times a valid request (a flood of bad input must stay cheap).
+ */
 export class CoordinatorError extends Error {
   readonly code: string
   constructor (code: string, message: string) {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super(message)
+    Error.stackTraceLimit = limit
     this.name = 'CoordinatorError'
     this.code = code
   }

@@ -50,8 +50,17 @@ export function unixErrorAck (err: Error): Buffer {
 
 function httpRoute (router: Router, limits: BodyLimits, handle: Handle): RouteHandler {
   const opts = { maxBytes: limits.maxBodyBytes, timeoutMs: limits.bodyTimeoutMs }
-  return (req, res) => { void answerHttp(router, req, res, opts, handle) }
+  return (req, res) => {
+    answerHttp(router, req, res, opts, handle).catch(() => {
+      // The router answers every failure with an ack: this is the backstop for a bug, so
+      // that it costs one exchange, never the process.
+      sendBody(res, 500, INTERNAL_ERROR_ACK, 'application/json', true)
+      if (!res.writableEnded) res.destroy()
+    })
+  }
 }
+
+const INTERNAL_ERROR_ACK = encodeResponse(ackResponse('', 'internal error'), 'go')
 
 async function answerHttp (
   router: Router,

@@ -115,8 +115,17 @@ export class Router {
     return { ack: ackResponse(''), code: undefined }
   }
 
-  /** @internal the response path after the ack: match, rewrite, deliver. */
+  /** @internal the response path after the ack; never rejects (a bug here is logged, not fatal). */
   async routeResponse (response: Response, ingress: Ingress): Promise<void> {
+    try {
+      await this.#routeResponse(response, ingress)
+    } catch (err) {
+      this.#o.log.error('response routing failed', { id: response.id, via: ingress.via, error: err })
+    }
+  }
+
+  /** Matches the response to its tracked request, rewrites its stream URL, delivers it. */
+  async #routeResponse (response: Response, ingress: Ingress): Promise<void> {
     // A response must come back the way its request went: else anyone who can reach /proxy
     // could answer, with a guessed id, a request a provider is working on (or the reverse),
     // and the real response would then be dropped.

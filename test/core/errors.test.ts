@@ -15,3 +15,11 @@ t.test('anything without a known code is a 500', async t => {
   t.equal(httpStatusOf(null), 500)
   t.equal(httpStatusOf({ code: 42 }), 500)
 })
+
+t.test('expected errors carry no stack trace, and leave the process setting as it was', async t => {
+  const before = Error.stackTraceLimit
+  const err = new CoordinatorError('ERR_NO_PROVIDERS', 'no providers available for task')
+  t.notMatch(err.stack ?? '', /\n\s+at /)
+  t.equal(Error.stackTraceLimit, before)
+  t.match(new Error('unexpected').stack ?? '', /\n\s+at /, 'other errors keep theirs')
+})
