@@ -32,8 +32,9 @@ export interface DeliveryCounts {
   retries: number
 }
 
-// Unix hooks that are not there (yet) are retried, like HTTP hooks that refuse the connection.
-const RETRYABLE_UNIX_CODES = new Set(['ERR_SOCKET_NOT_FOUND', 'ERR_CONNECTION_REFUSED'])
+// Unix hooks that are not there (yet), or whose accept queue is full, are retried, like HTTP
+// hooks that refuse the connection: in each case the hook never saw the response.
+const RETRYABLE_UNIX_CODES = new Set(['ERR_SOCKET_NOT_FOUND', 'ERR_CONNECTION_REFUSED', 'ERR_SOCKET_BUSY'])
 
 /** Delivers responses; tracks deliveries in flight so that a drain can wait for them. */
 export class Delivery {

@@ -41,7 +41,17 @@ export class ConnectionRefusedError extends NetError {
   }
 }
 
-/** Any other connect failure (EACCES, EAGAIN on a full backlog, ...). */
+/**
+ * The server's accept queue is full (EAGAIN): a unix connect() fails at once instead of
+ * waiting. The server is alive but behind; a retry a moment later usually gets in.
+ */
+export class SocketBusyError extends NetError {
+  constructor (path: string, cause?: unknown) {
+    super('ERR_SOCKET_BUSY', `${path} is not accepting fast enough (accept queue full)`, { cause })
+  }
+}
+
+/** Any other connect failure (EACCES, ...). */
 export class ConnectFailedError extends NetError {
   constructor (path: string, cause?: unknown) {
     const sys = (cause as { code?: unknown } | undefined)?.code
@@ -99,6 +109,8 @@ export function connectErrorOf (err: unknown, path: string): NetError {
       return new SocketNotFoundError(path, err)
     case 'ECONNREFUSED':
       return new ConnectionRefusedError(path, err)
+    case 'EAGAIN':
+      return new SocketBusyError(path, err)
     default:
       return new ConnectFailedError(path, err)
   }

@@ -1,5 +1,7 @@
 import t from 'tap'
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { rmSync } from 'node:fs'
 import { Delivery } from '../../src/core/delivery.js'
 import { parseUrlString, unixUrl } from '../../src/core/go-url.js'
@@ -63,4 +65,26 @@ t.test('whenIdle waits for deliveries in flight', async t => {
   await waiting
   t.ok(idle)
   t.equal(hook.delivered[0]?.raw, '{"error":"","id":"w","result":null,"streamURL":null}')
+})
+
+t.test('a unix hook whose accept queue is full (EAGAIN) is retried until it takes the response', async t => {
+  const dir = socketDir()
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const path = join(dir, 'busy.sock')
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('../fixtures/busy-hook.ts', import.meta.url)), path, '600'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let out = ''
+  await new Promise<void>(resolve => {
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); if (out.includes('listening')) resolve() })
+  })
+  await new Promise(resolve => setTimeout(resolve, 150))
+  const hooks = new HookClient()
+  t.teardown(() => hooks.close())
+  holdOpen(t)
+  const d = new Delivery({ hooks, log: silentLogger, timeoutMs: 2000, retries: 6, backoffMs: 100, maxFrameBytes: 1024 * 1024 })
+  const N = 8
+  await Promise.all(Array.from({ length: N }, (_, i) => d.deliver(unixUrl(path), ackResponse(`busy-${i}`), 'go', 'T')))
+  t.equal(d.counts.delivered, N, 'every response delivered')
+  t.equal(d.counts.undeliverable, 0)
+  t.ok(d.counts.retries >= 1, `retried on EAGAIN (${d.counts.retries} retries)`)
 })

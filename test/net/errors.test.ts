@@ -32,6 +32,7 @@ t.test('connectErrorOf maps system codes and keeps the cause', async t => {
   t.match(connectErrorOf(sys('ENOTDIR'), '/s'), { code: 'ERR_SOCKET_NOT_FOUND' })
   t.match(connectErrorOf(sys('ECONNREFUSED'), '/s'), { code: 'ERR_CONNECTION_REFUSED' })
   t.match(connectErrorOf(sys('EACCES'), '/s'), { code: 'ERR_CONNECT_FAILED', message: /EACCES/ })
+  t.match(connectErrorOf(sys('EAGAIN'), '/s'), { code: 'ERR_SOCKET_BUSY' })
   t.match(connectErrorOf(sys('ENOTSOCK'), '/s'), { code: 'ERR_CONNECT_FAILED' })
   t.match(connectErrorOf(new Error('odd'), '/s'), { code: 'ERR_CONNECT_FAILED' })
 })
