@@ -8,7 +8,7 @@ import type { Config } from './config.js'
 import { CoordinatorMetrics, type GuardedRoute } from './coordinator-metrics.js'
 import { Delivery } from './delivery.js'
 import { Forwarder } from './forward.js'
-import { parseUrlString, unixUrl, type MsgUrl } from './go-url.js'
+import { emptyUrl, parseUrlString, unixUrl, type MsgUrl } from './go-url.js'
 import {
   httpProxyRoute, httpRequestRoute, unixErrorAck, unixRequestHandler, unixResponseHandler
 } from './ingress.js'
@@ -63,6 +63,9 @@ export class Coordinator {
   readonly #responseServer: UnixServer
   readonly #httpServer: ExternalServer
   #httpPort = 0
+  // Both depend on the bound port only: parsed once in start(), not per request.
+  #publicBaseUrl: MsgUrl = emptyUrl()
+  #proxyHookUrl: MsgUrl = emptyUrl()
   #state: 'new' | 'starting' | 'running' | 'draining' | 'stopped' = 'new'
   #stopping: Promise<void> | undefined
 
@@ -92,7 +95,7 @@ export class Coordinator {
       onTimeout: request => { this.#onTrackedTimeout(request) }
     })
     this.#streams = new StreamProxy({
-      baseUrl: () => this.#publicBaseUrl(),
+      baseUrl: () => this.#publicBaseUrl,
       ttlMs: config.requestTimeoutMs,
       socketDir: join(config.socketDir, 'streams'),
       maxSockets: config.maxStreamSockets,
@@ -106,7 +109,7 @@ export class Coordinator {
     const forwarder = new Forwarder({
       hooks: this.#hooks,
       streams: this.#streams,
-      proxyHookUrl: () => parseUrlString(`http://localhost:${this.#httpPort}/proxy`),
+      proxyHookUrl: () => this.#proxyHookUrl,
       peerUrlForm: config.peerUrlForm,
       timeoutMs: config.dispatchTimeoutMs,
       retries: config.hookRetries,
@@ -197,6 +200,8 @@ export class Coordinator {
       // Responses first, so that nothing accepted can miss its way back.
       await this.#responseServer.listen()
       this.#httpPort = await this.#httpServer.listen()
+      this.#proxyHookUrl = parseUrlString(`http://localhost:${this.#httpPort}/proxy`)
+      this.#publicBaseUrl = parseUrlString(this.config.streamBaseUrl === '' ? `http://localhost:${this.#httpPort}` : this.config.streamBaseUrl)
       await this.#requestServer.listen()
     } catch (err) {
       await this.#closeAll()
@@ -279,9 +284,5 @@ export class Coordinator {
     this.metrics.responseTimedOut()
     const response = ackResponse(request.id, 'response timeout')
     void this.delivery.deliver(request.hook, response, request.urlForm, request.task, request.toPeer === true)
-  }
-
-  #publicBaseUrl (): MsgUrl {
-    return parseUrlString(this.config.streamBaseUrl === '' ? `http://localhost:${this.#httpPort}` : this.config.streamBaseUrl)
   }
 }
