@@ -6,9 +6,9 @@
 import t, { type Test } from 'tap'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { goUrl, post, startCoordinator, type TestCoordinator } from '../fixtures/coordinator.js'
-import { startFakeProvider, type FakeProvider } from '../fixtures/fake-provider.js'
-import { startHttpHook, type HttpHookSink } from '../fixtures/hook-sink.js'
+import { goUrl, post, startCoordinator } from '../fixtures/coordinator.js'
+import { startFakeProvider } from '../fixtures/fake-provider.js'
+import { rig } from '../fixtures/hardening-rig.js'
 import { delay, rawConnect } from '../fixtures/http-helpers.js'
 import { frame, sendFrame } from '../fixtures/wire.js'
 
@@ -20,36 +20,6 @@ const SETTINGS = {
   body_timeout: 0.6,
   read_timeout: 1,
   request_timeout: 5
-}
-
-interface Rig {
-  c: TestCoordinator
-  hook: HttpHookSink
-  provider: FakeProvider
-  /** a valid tracked request over HTTP: acked 200, its response delivered */
-  stillServes (): Promise<void>
-}
-
-async function rig (t: Test): Promise<Rig> {
-  const c = await startCoordinator(t, SETTINGS)
-  const hook = await startHttpHook()
-  t.teardown(() => hook.close())
-  const provider = await startFakeProvider({ path: join(c.dir, 'Echo', '10-echo.sock'), reply: r => ({ result: JSON.stringify(r.id) }) })
-  t.teardown(() => provider.close())
-  let n = 0
-  return {
-    c,
-    hook,
-    provider,
-    async stillServes () {
-      const id = `ok-${++n}`
-      const before = hook.delivered.length
-      const answer = await post(c.url('/'), JSON.stringify({ id, task: 'Echo', responseHook: hook.url() }))
-      t.equal(answer.status, 200, `a valid request right after is accepted (${id})`)
-      const delivered = await hook.waitFor(before + 1)
-      t.equal(delivered[before]?.json.id, id, 'and its response is delivered')
-    }
-  }
 }
 
 // A request: a JSON body, and what the ack must say.
@@ -136,7 +106,7 @@ function check (t: Test, c: Case, error: string, id: string): void {
 }
 
 t.test('HTTP /: every bad request gets its status and error ack; the next one succeeds', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   for (const c of cases(r.hook.url())) {
     const answer = await post(r.c.url('/'), c.body)
     t.equal(answer.status, c.status, `${c.name}: status`)
@@ -151,7 +121,7 @@ t.test('HTTP /: every bad request gets its status and error ack; the next one su
 })
 
 t.test('internal socket: every bad request gets its error ack frame; the next one succeeds', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const path = r.c.coordinator.addresses.requestSocket
   for (const c of cases(r.hook.url())) {
     const ack = JSON.parse(await sendFrame(path, c.body)) as { error: string, id: string }
@@ -162,7 +132,7 @@ t.test('internal socket: every bad request gets its error ack frame; the next on
 })
 
 t.test('a request without a hook is dispatched untracked, over both ingresses (the original crashed)', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const http = await post(r.c.url('/'), '{"id":"nohook-1","task":"Echo"}')
   t.equal(http.status, 200)
   t.equal(http.body, '{"error":"","id":"nohook-1","result":null,"streamURL":null}')
@@ -175,7 +145,7 @@ t.test('a request without a hook is dispatched untracked, over both ingresses (t
 })
 
 t.test('a duplicate id is refused across ingresses; the first keeps its tracking and its response', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const slow = await startFakeProvider({ path: join(r.c.dir, 'Slow', '1-p.sock'), reply: () => ({ result: '"first"', delayMs: 300 }) })
   t.teardown(() => slow.close())
   const body = JSON.stringify({ id: 'dup', task: 'Slow', responseHook: r.hook.url('/first') })
@@ -197,7 +167,7 @@ t.test('a duplicate id is refused across ingresses; the first keeps its tracking
 // HTTP transport faults: raw bytes on a TCP connection
 
 t.test('HTTP: a client that connects and says nothing gets 408 after headers_timeout and is closed', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const started = Date.now()
   const client = await rawConnect(t, r.c.coordinator.addresses.httpPort)
   const text = await client.closed
@@ -208,7 +178,7 @@ t.test('HTTP: a client that connects and says nothing gets 408 after headers_tim
 })
 
 t.test('HTTP: headers that never end (slowloris) get 408 after headers_timeout', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const client = await rawConnect(t, r.c.coordinator.addresses.httpPort)
   const started = Date.now()
   client.socket.write('POST / HTTP/1.1\r\nHost: x\r\n')
@@ -223,7 +193,7 @@ t.test('HTTP: headers that never end (slowloris) get 408 after headers_timeout',
 })
 
 t.test('HTTP: headers split across writes 300 ms apart are still served', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const client = await rawConnect(t, r.c.coordinator.addresses.httpPort)
   const body = '{"id":"split","task":"Echo"}'
   client.socket.write('POST / HTTP/1.1\r\nHo')
@@ -237,7 +207,7 @@ t.test('HTTP: headers split across writes 300 ms apart are still served', async 
 })
 
 t.test('HTTP: a body that stops short gets 408 after body_timeout; one cut off closes quietly', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const slow = await rawConnect(t, r.c.coordinator.addresses.httpPort)
   slow.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"id":"slow"')
   const text = await slow.closed
@@ -254,7 +224,7 @@ t.test('HTTP: a body that stops short gets 408 after body_timeout; one cut off c
 })
 
 t.test('HTTP: a body over max_body_bytes is 413, declared or chunked, and the connection closes', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const declared = await rawConnect(t, r.c.coordinator.addresses.httpPort)
   declared.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n{"id":')
   const text = await declared.closed
@@ -276,7 +246,7 @@ t.test('HTTP: a body over max_body_bytes is 413, declared or chunked, and the co
 })
 
 t.test('HTTP: Expect: 100-continue with an oversized Content-Length gets 413 and no 100', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const big = await rawConnect(t, r.c.coordinator.addresses.httpPort)
   big.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\nExpect: 100-continue\r\n\r\n')
   const text = await big.closed
@@ -308,7 +278,7 @@ t.test('HTTP: an idle keep-alive connection is closed after keep_alive_timeout',
 })
 
 t.test('HTTP: a header block over node\'s 16 KiB limit is refused with 400, the next request served', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const client = await rawConnect(t, r.c.coordinator.addresses.httpPort)
   client.socket.write(`POST / HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\nContent-Length: 2\r\n\r\n{}`)
   const text = await client.closed
@@ -317,7 +287,7 @@ t.test('HTTP: a header block over node\'s 16 KiB limit is refused with 400, the 
 })
 
 t.test('HTTP: garbage instead of HTTP is 400 and closed', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const client = await rawConnect(t, r.c.coordinator.addresses.httpPort)
   client.socket.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x01, 0x00, 0x00, 0x00, 0x0d, 0x0a, 0x0d, 0x0a]))
   t.match(await client.closed, /^HTTP\/1\.1 400 Bad Request\r\n/)
@@ -370,7 +340,7 @@ function u32 (n: number): Buffer {
 }
 
 t.test('internal socket: framing faults get the documented ack or close; the process keeps serving', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const path = r.c.coordinator.addresses.requestSocket
   const valid = frame('{"id":"framed","task":"Echo"}')
   const readTimeout = '{"error":"no full request frame within 1000 ms","id":"","result":null,"streamURL":null}'
@@ -418,7 +388,7 @@ t.test('internal socket: framing faults get the documented ack or close; the pro
 })
 
 t.test('internal socket: 50 stalled clients do not delay a valid exchange', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const path = r.c.coordinator.addresses.requestSocket
   const stalled = Array.from({ length: 50 }, () => unixConversation(path, [u32(100)]))
   const started = Date.now()

@@ -6,43 +6,15 @@
 import t, { type Test } from 'tap'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { goUrl, post, startCoordinator, type TestCoordinator } from '../fixtures/coordinator.js'
-import { startFakeProvider, type FakeProvider } from '../fixtures/fake-provider.js'
-import { startHttpHook, type HttpHookSink } from '../fixtures/hook-sink.js'
+import { goUrl, post, startCoordinator } from '../fixtures/coordinator.js'
+import { startFakeProvider } from '../fixtures/fake-provider.js'
+import { rig } from '../fixtures/hardening-rig.js'
+import { startHttpHook } from '../fixtures/hook-sink.js'
 import { delay, startHttpServer } from '../fixtures/http-helpers.js'
 import { rawPeer, singleFrame } from '../fixtures/net-helpers.js'
 import { frame, sendFrame } from '../fixtures/wire.js'
 
 const SETTINGS = { max_body_bytes: 1024 * 1024, max_frame_bytes: 2 * 1024 * 1024, read_timeout: 1, request_timeout: 5 }
-
-interface Rig {
-  c: TestCoordinator
-  hook: HttpHookSink
-  provider: FakeProvider
-  /** a valid tracked request whose provider answers on the response socket: delivered */
-  stillServes (): Promise<void>
-}
-
-async function rig (t: Test): Promise<Rig> {
-  const c = await startCoordinator(t, SETTINGS)
-  const hook = await startHttpHook()
-  t.teardown(() => hook.close())
-  const provider = await startFakeProvider({ path: join(c.dir, 'Echo', '10-echo.sock'), reply: r => ({ result: JSON.stringify(r.id) }) })
-  t.teardown(() => provider.close())
-  let n = 0
-  return {
-    c,
-    hook,
-    provider,
-    async stillServes () {
-      const id = `ok-${++n}`
-      const before = hook.delivered.length
-      t.equal((await post(c.url('/'), JSON.stringify({ id, task: 'Echo', responseHook: hook.url() }))).status, 200)
-      const delivered = await hook.waitFor(before + 1)
-      t.equal(delivered[before]?.json.result, id, `a valid exchange right after succeeds (${id})`)
-    }
-  }
-}
 
 interface Case {
   name: string
@@ -92,7 +64,7 @@ function check (t: Test, c: Case, ack: { error: string, id: string, result: unkn
 }
 
 t.test('/proxy: every bad response gets its status and error ack; exchanges go on', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   for (const c of CASES) {
     const answer = await post(r.c.url('/proxy'), c.body)
     t.equal(answer.status, c.status, `${c.name}: status`)
@@ -104,7 +76,7 @@ t.test('/proxy: every bad response gets its status and error ack; exchanges go o
 })
 
 t.test('response socket: every bad response gets its error ack frame; exchanges go on', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   for (const c of CASES) {
     check(t, c, JSON.parse(await sendFrame(r.c.coordinator.addresses.responseSocket, c.body)))
     await r.stillServes()
@@ -172,7 +144,7 @@ t.test('a forged response on /proxy cannot steal a provider\'s response, nor one
 })
 
 t.test('a second response for the same id, and a late one, are acked and dropped', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const quiet = await startFakeProvider({ path: join(r.c.dir, 'Quiet', '1-p.sock'), reply: () => null })
   t.teardown(() => quiet.close())
   t.equal((await post(r.c.url('/'), JSON.stringify({ id: 'once', task: 'Quiet', responseHook: r.hook.url() }))).status, 200)
@@ -186,7 +158,7 @@ t.test('a second response for the same id, and a late one, are acked and dropped
 })
 
 t.test('response socket: framing faults get the documented ack or close', async t => {
-  const r = await rig(t)
+  const r = await rig(t, SETTINGS)
   const path = r.c.coordinator.addresses.responseSocket
   const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(n >>> 0, 0); return b }
   const timeoutAck = '{"error":"no full request frame within 1000 ms","id":"","result":null,"streamURL":null}'
