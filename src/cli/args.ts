@@ -43,7 +43,7 @@ const FLAGS: Readonly<Record<ConfigKey | 'config_file', FlagHelp>> = {
   max_body_bytes: { value: 'bytes', help: 'largest HTTP request body', def: String(DEFAULTS.maxBodyBytes) },
   max_frame_bytes: { value: 'bytes', help: 'largest unix socket frame', def: String(DEFAULTS.maxFrameBytes) },
   headers_timeout: { value: 'seconds', help: 'time to receive the HTTP request headers', def: sec(DEFAULTS.headersTimeoutMs) },
-  body_timeout: { value: 'seconds', help: 'time to receive a whole HTTP request', def: sec(DEFAULTS.bodyTimeoutMs) },
+  body_timeout: { value: 'seconds', help: 'time to receive an HTTP request body after its headers', def: sec(DEFAULTS.bodyTimeoutMs) },
   keep_alive_timeout: { value: 'seconds', help: 'idle time of a kept-alive HTTP connection', def: sec(DEFAULTS.keepAliveTimeoutMs) },
   read_timeout: { value: 'seconds', help: 'time a unix socket peer has to send its frame', def: sec(DEFAULTS.readTimeoutMs) },
   max_tracked: { value: 'count', help: 'most requests awaiting a response at once', def: String(DEFAULTS.maxTracked) },

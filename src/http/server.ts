@@ -26,7 +26,11 @@ export interface ExternalServerOptions {
   fallback: RouteHandler
   /** time to receive the request headers (slowloris) */
   headersTimeoutMs: number
-  /** time to receive the whole request */
+  /**
+   * time to receive a request body once its headers are in. The routes enforce it while
+   * reading the body (answering with their own 408); node:http's whole-request timeout is
+   * only the backstop, set past headers + body so that it never races them.
+   */
   requestTimeoutMs: number
   /** how long an idle keep-alive connection stays open */
   keepAliveTimeoutMs: number
@@ -58,7 +62,7 @@ export class ExternalServer {
     }
     this.#server = createServer({
       headersTimeout: opts.headersTimeoutMs,
-      requestTimeout: opts.requestTimeoutMs,
+      requestTimeout: opts.headersTimeoutMs + opts.requestTimeoutMs,
       keepAliveTimeout: opts.keepAliveTimeoutMs,
       connectionsCheckingInterval: checkInterval(opts.headersTimeoutMs, opts.requestTimeoutMs),
       noDelay: true,
