@@ -2,6 +2,7 @@
 // Run after `npm run build`: node bench/codec.js
 import { Buffer } from 'node:buffer'
 import { decodeRequest, encodeRequest } from '../dist/core/message.js'
+import { measure } from './lib/measure.js'
 
 const RUN_MS = 400
 const WARMUP_MS = 100
@@ -24,19 +25,6 @@ function bigArgs (bytes) {
 }
 
 const large = Buffer.from(`{"id":"big","task":"Capture","taskURL":null,"responseHook":${HOOK},"streamURL":null,"args":${bigArgs(1 << 20)}}`)
-
-function measure (fn, ms) {
-  const end = performance.now() + ms
-  let ops = 0
-  let now = performance.now()
-  const start = now
-  while (now < end) {
-    for (let k = 0; k < 16; k++) fn()
-    ops += 16
-    now = performance.now()
-  }
-  return { ops, seconds: (now - start) / 1000 }
-}
 
 function bench (name, input, fn) {
   measure(fn, WARMUP_MS)

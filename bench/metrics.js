@@ -3,26 +3,14 @@
 // Run after `npm run build`: node bench/metrics.js
 import { CoordinatorMetrics } from '../dist/core/coordinator-metrics.js'
 import { ProviderHealth } from '../dist/core/provider-health.js'
+import { measure } from './lib/measure.js'
 
 const RUN_MS = 400
 const WARMUP_MS = 100
 
-function measure (fn, ms) {
-  const end = performance.now() + ms
-  let ops = 0
-  let now = performance.now()
-  const start = now
-  while (now < end) {
-    for (let k = 0; k < 64; k++) fn()
-    ops += 64
-    now = performance.now()
-  }
-  return { ops, seconds: (now - start) / 1000 }
-}
-
 function bench (name, fn) {
-  measure(fn, WARMUP_MS)
-  const { ops, seconds } = measure(fn, RUN_MS)
+  measure(fn, WARMUP_MS, 64)
+  const { ops, seconds } = measure(fn, RUN_MS, 64)
   const perSec = ops / seconds
   console.log(`${name.padEnd(46)} ${perSec.toFixed(0).padStart(11)} ops/s ${(1e9 / perSec).toFixed(0).padStart(7)} ns/op`)
 }
