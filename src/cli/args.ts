@@ -47,6 +47,7 @@ const FLAGS: Readonly<Record<ConfigKey | 'config_file', FlagHelp>> = {
   keep_alive_timeout: { value: 'seconds', help: 'idle time of a kept-alive HTTP connection', def: sec(DEFAULTS.keepAliveTimeoutMs) },
   read_timeout: { value: 'seconds', help: 'time a unix socket peer has to send its frame', def: sec(DEFAULTS.readTimeoutMs) },
   max_tracked: { value: 'count', help: 'most requests awaiting a response at once', def: String(DEFAULTS.maxTracked) },
+  max_pending_responses: { value: 'count', help: 'responses awaited on the response socket before new requests wait', def: String(DEFAULTS.maxPendingResponses) },
   max_stream_sockets: { value: 'count', help: 'most one-shot stream sockets at once', def: String(DEFAULTS.maxStreamSockets) },
   socket_mode: { value: 'octal', help: 'file mode of the sockets the coordinator creates', def: DEFAULTS.socketMode.toString(8) },
   provider_cache: { value: 'seconds', help: 'longest a cached provider listing is used', def: sec(DEFAULTS.providerCacheMs) },

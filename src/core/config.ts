@@ -31,6 +31,8 @@ export interface Config {
   keepAliveTimeoutMs: number
   readTimeoutMs: number
   maxTracked: number
+  /** tracked requests whose response is awaited on the response socket before others wait */
+  maxPendingResponses: number
   maxStreamSockets: number
   socketMode: number
   providerCacheMs: number
@@ -61,6 +63,7 @@ export const CONFIG_KEYS = [
   'keep_alive_timeout',
   'read_timeout',
   'max_tracked',
+  'max_pending_responses',
   'max_stream_sockets',
   'socket_mode',
   'provider_cache',
@@ -100,6 +103,7 @@ export const DEFAULTS: Readonly<Omit<Config, 'serviceName'>> = Object.freeze({
   keepAliveTimeoutMs: 5_000,
   readTimeoutMs: 10_000,
   maxTracked: 100_000,
+  maxPendingResponses: 1024,
   maxStreamSockets: 1024,
   socketMode: 0o660,
   providerCacheMs: 1_000,
@@ -178,6 +182,7 @@ export function buildConfig (raw: Record<string, unknown>): Config {
     keepAliveTimeoutMs: parseSeconds('keep_alive_timeout', get('keep_alive_timeout'), DEFAULTS.keepAliveTimeoutMs, false),
     readTimeoutMs: parseSeconds('read_timeout', get('read_timeout'), DEFAULTS.readTimeoutMs, false),
     maxTracked: parseInteger('max_tracked', get('max_tracked'), DEFAULTS.maxTracked, 1, Number.MAX_SAFE_INTEGER),
+    maxPendingResponses: parseInteger('max_pending_responses', get('max_pending_responses'), DEFAULTS.maxPendingResponses, 1, Number.MAX_SAFE_INTEGER),
     maxStreamSockets: parseInteger('max_stream_sockets', get('max_stream_sockets'), DEFAULTS.maxStreamSockets, 1, Number.MAX_SAFE_INTEGER),
     socketMode: parseSocketMode(get('socket_mode')),
     providerCacheMs: parseSeconds('provider_cache', get('provider_cache'), DEFAULTS.providerCacheMs, true),

@@ -25,6 +25,8 @@ const NS_PER_S = 1e9
 /** The values the metrics read at scrape time. */
 export interface MetricSources {
   tracked: () => number
+  /** requests held back until a response slot frees (max_pending_responses) */
+  waitingForSlot: () => number
   deliveries: () => DeliveryCounts & { inFlight: number }
   streams: () => StreamStats & { openSockets: number }
   providersCoolingDown: () => number
@@ -76,6 +78,8 @@ export class CoordinatorMetrics {
     r.sampledGauge('coordinator_providers_cooling_down',
       'Provider sockets skipped for now because their last dispatch failed.', sources.providersCoolingDown)
     r.sampledGauge('coordinator_tracked_requests', 'Requests waiting for their response now.', sources.tracked)
+    r.sampledGauge('coordinator_requests_held',
+      'Requests held back before dispatch because max_pending_responses responses are owed.', sources.waitingForSlot)
     r.sampledCounter('coordinator_responses_delivered_total',
       'Responses (timeouts included) handed to the caller\'s hook.', () => sources.deliveries().delivered)
     this.#timedOut = r.counter('coordinator_responses_timed_out_total',

@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from './config.js'
 import { CoordinatorMetrics, type GuardedRoute } from './coordinator-metrics.js'
+import { CoordinatorError } from './errors.js'
 import { Delivery } from './delivery.js'
 import { Forwarder } from './forward.js'
 import { emptyUrl, parseUrlString, unixUrl, type MsgUrl } from './go-url.js'
@@ -18,6 +19,7 @@ import { ackResponse } from './message.js'
 import { guardRoute, loadAuthToken, peerHeaders, type DenyForm } from './peer-auth.js'
 import { ProviderHealth } from './provider-health.js'
 import { ProviderDirectory } from './providers.js'
+import { ResponseGate } from './response-gate.js'
 import { Router } from './router.js'
 import { httpStreamMethodRoute, httpStreamRoute } from './stream-route.js'
 import { StreamProxy } from './streams.js'
@@ -59,6 +61,7 @@ export class Coordinator {
   readonly #hooks: HookClient
   readonly #streams: StreamProxy
   readonly #router: Router
+  readonly #responseGate: ResponseGate
   readonly #requestServer: UnixServer
   readonly #responseServer: UnixServer
   readonly #httpServer: ExternalServer
@@ -89,10 +92,12 @@ export class Coordinator {
       maxFrameBytes: config.maxFrameBytes,
       ...(toPeers === undefined ? {} : { peerHeaders: toPeers })
     })
+    this.#responseGate = new ResponseGate({ limit: config.maxPendingResponses, waitMs: config.dispatchTimeoutMs })
     this.tracker = new Tracker({
       timeoutMs: config.requestTimeoutMs,
       maxTracked: config.maxTracked,
-      onTimeout: request => { this.#onTrackedTimeout(request) }
+      onTimeout: request => { this.#onTrackedTimeout(request) },
+      onUntrack: request => { if (request.answerVia === 'unix') this.#responseGate.release() }
     })
     this.#streams = new StreamProxy({
       baseUrl: () => this.#publicBaseUrl,
@@ -117,6 +122,7 @@ export class Coordinator {
     })
     this.metrics = new CoordinatorMetrics({
       tracked: () => this.tracker.size,
+      waitingForSlot: () => this.#responseGate.waiting,
       deliveries: () => ({ ...this.delivery.counts, inFlight: this.delivery.inFlight }),
       streams: () => ({ ...this.#streams.stats, openSockets: this.#streams.openSockets }),
       providersCoolingDown: () => this.#health.coolingCount(),
@@ -126,6 +132,7 @@ export class Coordinator {
       log,
       providers: this.#providers,
       tracker: this.tracker,
+      responseGate: this.#responseGate,
       delivery: this.delivery,
       forwarder,
       streams: this.#streams,
@@ -246,6 +253,7 @@ export class Coordinator {
   async #drainAndClose (): Promise<void> {
     if (this.#state === 'new' || this.#state === 'stopped') { this.#state = 'stopped'; return }
     this.#state = 'draining'
+    this.#responseGate.refuseAll(new CoordinatorError('ERR_SHUTTING_DOWN', 'coordinator is shutting down'))
     // No new internal requests; HTTP stays up (answering 503) for /proxy and /stream.
     await this.#requestServer.close()
     const drained = Promise.all([this.tracker.whenEmpty(), this.delivery.whenIdle()])

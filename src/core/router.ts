@@ -18,6 +18,7 @@ import {
 import { checkTaskName, type ProviderDirectory } from './providers.js'
 import { substituteLocalhost } from './rewrite.js'
 import type { Tracker } from './tracker.js'
+import type { ResponseGate } from './response-gate.js'
 import type { Delivery } from './delivery.js'
 import { dispatch, sendMessage, type DispatchResult } from './dispatch.js'
 import type { Forwarder } from './forward.js'
@@ -43,6 +44,8 @@ export interface RouterOptions {
   log: Logger
   providers: ProviderDirectory
   tracker: Tracker
+  /** bounds the tracked requests whose response comes to the response socket */
+  responseGate: ResponseGate
   delivery: Delivery
   forwarder: Forwarder
   streams: StreamProxy
@@ -169,7 +172,14 @@ export class Router {
     const tracked = hook !== null && hook.scheme !== 'unix'
     let sent = request
     if (tracked) {
-      this.#o.tracker.track({ id, task, hook, urlForm: request.urlForm, startedAt: Date.now(), toPeer: isPeerProxyHook(hook, ingress), answerVia: 'unix' })
+      await this.#o.responseGate.acquire()
+      try {
+        // the slot is given back when the request leaves the tracker (Tracker onUntrack)
+        this.#o.tracker.track({ id, task, hook, urlForm: request.urlForm, startedAt: Date.now(), toPeer: isPeerProxyHook(hook, ingress), answerVia: 'unix' })
+      } catch (err) {
+        this.#o.responseGate.release()
+        throw err
+      }
       sent = { ...sent, responseHook: this.#o.responseSocketUrl }
     }
     try {

@@ -25,6 +25,8 @@ export interface TrackerOptions {
   maxTracked: number
   /** called once for a request whose response did not come in time (already untracked) */
   onTimeout: (entry: TrackedRequest) => void
+  /** called once for every request that leaves the tracker, whatever the reason */
+  onUntrack?: (entry: TrackedRequest) => void
 }
 
 interface Entry {
@@ -79,6 +81,7 @@ export class Tracker {
     if (entry === undefined) return undefined
     this.#entries.delete(id)
     clearTimeout(entry.timer)
+    this.#opts.onUntrack?.(entry.request)
     if (this.#entries.size === 0) this.#notifyEmpty()
     return entry.request
   }

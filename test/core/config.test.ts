@@ -41,6 +41,7 @@ t.test('every default', async t => {
     keepAliveTimeoutMs: 5_000,
     readTimeoutMs: 10_000,
     maxTracked: 100_000,
+    maxPendingResponses: 1024,
     maxStreamSockets: 1024,
     socketMode: 0o660,
     providerCacheMs: 1_000,
@@ -73,6 +74,7 @@ t.test('every key is accepted, from strings as flags give them', async t => {
     keep_alive_timeout: '4',
     read_timeout: '6',
     max_tracked: '10',
+    max_pending_responses: '5',
     max_stream_sockets: '20',
     socket_mode: '0600',
     provider_cache: '0',
@@ -99,13 +101,14 @@ t.test('every key is accepted, from strings as flags give them', async t => {
     keepAliveTimeoutMs: 4000,
     readTimeoutMs: 6000,
     maxTracked: 10,
+    maxPendingResponses: 5,
     maxStreamSockets: 20,
     socketMode: 0o600,
     providerCacheMs: 0,
     authTokenFile: '/etc/coordinator/token',
     providerCooldownMs: 500
   })
-  t.equal(CONFIG_KEYS.length, 24, 'the test above names every key')
+  t.equal(CONFIG_KEYS.length, 25, 'the test above names every key')
 })
 
 t.test('numbers from a JSON file are accepted as numbers', async t => {
@@ -222,6 +225,7 @@ t.test('counts are integers in range', async t => {
   refuses(t, { ...base, hook_retries: 0 }, 'hook_retries', 'zero tries')
   refuses(t, { ...base, hook_retries: '1.5' }, 'hook_retries', 'fraction')
   refuses(t, { ...base, max_tracked: 0 }, 'max_tracked', 'zero')
+  refuses(t, { ...base, max_pending_responses: 0 }, 'max_pending_responses', 'zero')
   refuses(t, { ...base, max_stream_sockets: '0' }, 'max_stream_sockets', 'zero')
   refuses(t, { ...base, max_body_bytes: 0 }, 'max_body_bytes', 'zero')
   refuses(t, { ...base, max_frame_bytes: 2 ** 32 }, 'max_frame_bytes', 'beyond a u32 length')

@@ -158,7 +158,8 @@ t.test('10 000 tracked requests at once: memory per tracked request is bounded a
   t.teardown(() => quiet.close())
   const warm = await startFakeProvider({ path: join(dir, 'Warm', '1-p.sock'), reply: r => ({ result: JSON.stringify(r.id) }) })
   t.teardown(() => warm.close())
-  const child = runProbedCoordinator(t, ['-n', 'mem', '-s', dir, '-p', String(port), '-l', 'info', '-t', '120', '--bind_address', '127.0.0.1'])
+  // Many long tasks at once: the pending-responses bound is raised to let them all through.
+  const child = runProbedCoordinator(t, ['-n', 'mem', '-s', dir, '-p', String(port), '-l', 'info', '-t', '120', '--bind_address', '127.0.0.1', '--max_pending_responses', '20000'])
   await child.waitForLine(/coordinator ready/)
   const agent = new Agent({ keepAlive: true, maxSockets: 32 })
   t.teardown(() => { agent.destroy() })
