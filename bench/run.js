@@ -4,7 +4,7 @@
  *
  *   node bench/run.js [--seconds 10] [--warmup 2] [--connections 64] [--rounds 2]
  *                     [--starts 5] [--only start,B0,R1,R2,S] [--profile R1|R2]
- *                     [--wait-idle <seconds>]
+ *                     [--wait-idle <seconds>] [--node-args='<node flags>']
  *
  * The load scenarios (B0, R1, R2) run `--rounds` times, interleaved; the table shows the
  * least disturbed round of each (least CPU used by other processes, then highest rate).
@@ -17,6 +17,7 @@ import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { setBaseNodeArgs } from './lib/coordinator.js'
 import { findProfile, summarizeProfile } from './lib/cpu-profile.js'
 import { busyShare, IDLE_SHARE, waitForIdle } from './lib/idle.js'
 import { checkTargets, ratiosOf, renderReport } from './lib/report.js'
@@ -39,7 +40,8 @@ const flags = parseFlags({
     starts: { type: 'string', default: '5' },
     only: { type: 'string', default: ALL.join(',') },
     profile: { type: 'string' },
-    'wait-idle': { type: 'string', default: '0' }
+    'wait-idle': { type: 'string', default: '0' },
+    'node-args': { type: 'string', default: '' }
   }
 })
 
@@ -49,8 +51,10 @@ const options = {
   connections: count('connections', flags.connections),
   rounds: count('rounds', flags.rounds),
   starts: count('starts', flags.starts),
-  waitIdleSeconds: notNegative('wait-idle', flags['wait-idle'])
+  waitIdleSeconds: notNegative('wait-idle', flags['wait-idle']),
+  nodeArgs: flags['node-args'].split(' ').filter(Boolean)
 }
+setBaseNodeArgs(options.nodeArgs)
 const only = new Set(flags.only.split(',').map(s => s.trim()).filter(Boolean))
 for (const name of only) if (!ALL.includes(name)) usage(`unknown scenario '${name}' (${ALL.join(', ')})`)
 const LOADS = [

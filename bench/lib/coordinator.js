@@ -16,6 +16,8 @@ const READY_TIMEOUT_MS = 10_000
 const STOP_TIMEOUT_MS = 15_000
 const SERVICE = 'bench'
 
+// node flags for every coordinator of the run (run.js --node-args), before per-start ones
+let baseNodeArgs = []
 const live = new Set()
 const dirs = new Set()
 // A runner that dies (an error, Ctrl-C) must leave no coordinator and no socket dir behind.
@@ -43,6 +45,11 @@ export function socketDir () {
   return dir
 }
 
+/** Sets the node flags every coordinator of this run starts with (e.g. `--max-semi-space-size=4`). */
+export function setBaseNodeArgs (args) {
+  baseNodeArgs = args
+}
+
 /**
  * Starts a coordinator on `dir` and a free port; resolves once it logged `coordinator
  * ready` (every listener is up). `settings` are extra long flags (`{ request_timeout: 30 }`),
@@ -52,7 +59,7 @@ export async function startCoordinator ({ dir, settings = {}, nodeArgs = [] }) {
   if (!existsSync(COORDINATOR_BIN)) throw new Error(`${COORDINATOR_BIN} is missing: run npm run build first`)
   const port = await freePort()
   const args = [
-    ...nodeArgs, COORDINATOR_BIN,
+    ...baseNodeArgs, ...nodeArgs, COORDINATOR_BIN,
     '--service_name', SERVICE, '--socket_dir', dir, '--external_port', String(port),
     '--bind_address', '127.0.0.1', '--log_level', 'info'
   ]

@@ -91,6 +91,7 @@ export function renderReport ({ meta, scenarios, ratios, targets }) {
   const busy = meta.busyShareBefore === null ? 'n/a' : `${(meta.busyShareBefore * 100).toFixed(0)}%`
   out.push(`coordinator bench: node ${meta.node}, ${meta.cpus} CPUs (${busy} busy before the run, load average ${meta.loadBefore.map(n => n.toFixed(2)).join(' ')})`)
   out.push(`load: ${meta.options.connections} connections, ${meta.options.seconds} s measured after ${meta.options.warmupSeconds} s of warm-up; a fresh coordinator per scenario and round; least disturbed of ${meta.options.rounds} rounds shown`)
+  if (meta.options.nodeArgs.length > 0) out.push(`coordinator started as: node ${meta.options.nodeArgs.join(' ')} dist/cli/coordinator.js ...`)
   out.push('')
   out.push(table(rows))
   out.push('')
