@@ -54,10 +54,12 @@ function slowGet (url: string, delayMs = 1): Promise<Fetched> {
       })
       res.on('error', (err: NodeJS.ErrnoException) => { error = err.code ?? err.message })
       res.pipe(sink)
-      res.on('close', () => {
-        // 'close' comes after 'end' for a complete body; without 'end' the body was cut.
-        setImmediate(() => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), error, ended }))
-      })
+      const done = (): void => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), error, ended }) }
+      // A complete body ends the sink, which finishes once its buffered chunks are written
+      // (resolving at the body's 'close' lost them: a flaky short body under load). A cut
+      // body never ends the sink: 'close' without 'end' says so.
+      sink.on('finish', done)
+      res.on('close', () => { if (!ended) setImmediate(done) })
     })
     req.on('error', reject)
   })
