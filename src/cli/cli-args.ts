@@ -2,7 +2,9 @@
  * The command line of `coordinator-cli`: the original's flags (`-c -t -a -s -r -u`), plus
  * `-j`, `--timeout` and `--help`, parsed with mri into checked options.
  */
-import mri from 'mri'
+// mri's ES module build: importing its CommonJS main from ESM costs every start a few ms
+// (node's CommonJS loader and export lexer); mri is pinned and the code is the same.
+import mri from 'mri/lib/index.mjs'
 import { didYouMean } from '../core/config.js'
 import type { MsgUrl } from '../core/go-url.js'
 import { urlOption } from '../provider/url-option.js'
