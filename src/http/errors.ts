@@ -77,6 +77,13 @@ export class StreamSourceError extends HttpError {
   }
 }
 
+/** A stream stopped before its end: the reader left, or its source failed or closed early. */
+export class StreamCutError extends HttpError {
+  constructor (what: string, cause?: unknown) {
+    super('ERR_STREAM_CUT', cause === undefined ? `stream cut: ${what}` : `stream cut: ${what}: ${describe(cause)}`, { cause })
+  }
+}
+
 function describe (err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code

@@ -1,19 +1,24 @@
 /**
  * Stream sources (a unix socket, or the body of an http(s) GET over keep-alive agents) and
- * their backpressured piping into a sink: an HTTP response or a unix socket.
+ * their backpressured piping into a sink: an HTTP response or a unix socket. A unix source
+ * into a response takes the direct way of unix-source.ts.
  */
 import http from 'node:http'
-import https from 'node:https'
-import { connect, type IpcNetConnectOpts } from 'node:net'
+import type { Agent as HttpsAgent } from 'node:https'
 import type { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { StreamSourceError } from './errors.js'
+import { UNIX_READ_BYTES, openUnixSource, type UnixSource } from './unix-source.js'
 
-/** Buffer of every stage a stream passes: libuv reads up to 64 KiB at once. */
+/** Buffer of every stage an http(s) source's stream passes: libuv reads up to 64 KiB at once. */
 export const STREAM_HIGH_WATER_MARK = 64 * 1024
 
-/** An opened stream source. */
-export interface StreamSource {
+/** An opened stream source: a unix socket, or the body of an http(s) GET. */
+export type StreamSource = UnixSource | HttpSource
+
+/** The body of an http(s) GET that answered 2xx. */
+export interface HttpSource {
+  readonly kind: 'http'
   readonly stream: Readable
   /** the byte length the source declared (http `Content-Length`), if any */
   readonly length: number | undefined
@@ -29,22 +34,26 @@ export interface StreamSourcesOptions {
   maxSockets?: number
   /** how long an idle keep-alive socket is kept (default 4000) */
   keepAliveMs?: number
+  /** read buffer of each unix source: the most bytes one read takes (default UNIX_READ_BYTES) */
+  unixReadBytes?: number
 }
 
 const MAX_SOCKETS = 256
 const KEEP_ALIVE_MS = 4000
-// sun_path holds 108 bytes on Linux, one of them the NUL.
-const MAX_SOCKET_PATH_BYTES = 107
 
 /** Opens stream sources; http(s) sources share keep-alive agents. */
 export class StreamSources {
   readonly #timeoutMs: number
+  readonly #unixReadBytes: number
   readonly #http: http.Agent
-  readonly #https: https.Agent
+  readonly #agentOpts: http.AgentOptions
+  // node:https brings tls and crypto: loaded with the first https source, not at start-up.
+  #https: HttpsAgent | undefined
   #closed = false
 
   constructor (opts: StreamSourcesOptions) {
     this.#timeoutMs = opts.timeoutMs
+    this.#unixReadBytes = opts.unixReadBytes ?? UNIX_READ_BYTES
     const agentOpts = {
       keepAlive: true,
       maxSockets: opts.maxSockets ?? MAX_SOCKETS,
@@ -55,37 +64,20 @@ export class StreamSources {
       highWaterMark: STREAM_HIGH_WATER_MARK
     }
     this.#http = new http.Agent(agentOpts)
-    this.#https = new https.Agent(agentOpts)
+    this.#agentOpts = agentOpts
   }
 
-  /** Connects to a unix socket source; rejects with ERR_STREAM_SOURCE. */
-  openUnix (path: string): Promise<StreamSource> {
+  /** Connects to a unix socket source, nothing read yet; rejects with ERR_STREAM_SOURCE. */
+  openUnix (path: string): Promise<UnixSource> {
     if (this.#closed) return Promise.reject(new StreamSourceError('not opened: closing'))
-    // Checked here: a longer path would fail in libuv with a less helpful error.
-    if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
-      return Promise.reject(new StreamSourceError(`socket path is too long: ${path}`))
-    }
-    return new Promise((resolve, reject) => {
-      // A unix connect() completes or fails at once (a full backlog is EAGAIN): no timer.
-      // net.Socket takes stream options; the typings do not list them.
-      const socket = connect({ path, highWaterMark: STREAM_HIGH_WATER_MARK } as IpcNetConnectOpts)
-      socket.once('connect', function socketOnConnect () {
-        socket.off('error', socketOnConnectError)
-        resolve({ stream: socket, length: undefined, contentType: undefined })
-      })
-      socket.once('error', socketOnConnectError)
-      function socketOnConnectError (err: Error): void {
-        socket.destroy()
-        reject(new StreamSourceError(`unix://${path} cannot be reached`, err))
-      }
-    })
+    return openUnixSource(path, this.#unixReadBytes)
   }
 
   /**
    * GETs an http(s) source and resolves with its body once a 2xx answer's headers are in.
    * Redirects are not followed. Rejects with ERR_STREAM_SOURCE.
    */
-  openHttp (url: string, headers?: Record<string, string>): Promise<StreamSource> {
+  openHttp (url: string, headers?: Record<string, string>): Promise<HttpSource> {
     if (this.#closed) return Promise.reject(new StreamSourceError('not opened: closing'))
     let target: URL
     try {
@@ -97,28 +89,36 @@ export class StreamSources {
     if (!secure && target.protocol !== 'http:') {
       return Promise.reject(new StreamSourceError(`scheme is not http or https: ${target.protocol}`))
     }
+    const agent = secure ? this.#https : this.#http
+    if (agent === undefined) {
+      return import('node:https').then(https => {
+        if (!this.#closed) this.#https ??= new https.Agent(this.#agentOpts)
+        return this.openHttp(url, headers)
+      })
+    }
     const timeoutMs = this.#timeoutMs
     return new Promise((resolve, reject) => {
       let settled = false
-      const req = (secure ? https.request : http.request)({
+      // An https.Agent makes http.request speak TLS (https.request only adds a default agent).
+      const req = http.request({
         method: 'GET',
         protocol: target.protocol,
         hostname: target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname,
         port: target.port,
         path: target.pathname + target.search,
-        agent: secure ? this.#https : this.#http,
+        agent,
         ...(headers === undefined ? {} : { headers })
       })
       const timer = setTimeout(function timerOnTimeout () {
         req.destroy(new StreamSourceError(`${url} sent no answer within ${timeoutMs} ms`))
       }, timeoutMs).unref()
 
-      function settle (err: Error | undefined, source?: StreamSource): void {
+      function settle (err: Error | undefined, source?: HttpSource): void {
         if (settled) return
         settled = true
         clearTimeout(timer)
         if (err !== undefined) reject(err)
-        else resolve(source as StreamSource)
+        else resolve(source as HttpSource)
       }
 
       // Stays attached: an error after the answer belongs to the body stream, not to us.
@@ -133,7 +133,7 @@ export class StreamSources {
           settle(new StreamSourceError(`${url} answered ${status}`))
           return
         }
-        settle(undefined, { stream: res, length: declaredLength(res), contentType: res.headers['content-type'] })
+        settle(undefined, { kind: 'http', stream: res, length: declaredLength(res), contentType: res.headers['content-type'] })
       })
       req.end()
     })
@@ -144,7 +144,7 @@ export class StreamSources {
     if (this.#closed) return
     this.#closed = true
     this.#http.destroy()
-    this.#https.destroy()
+    this.#https?.destroy()
   }
 }
 
@@ -170,8 +170,9 @@ export function pipeStream (source: Readable, sink: Writable, onBytes?: (n: numb
 }
 
 /**
- * Answers `res` with the source's bytes: 200, `Content-Length` when the source declared it
- * (else chunked), then the piped body; settles as pipeStream does.
+ * Answers `res`, a GET's response, with the source's bytes: 200, `Content-Length` when the
+ * source declared it (else chunked), then the body; settles as pipeStream does (a unix
+ * source rejects with ERR_STREAM_CUT).
  */
 export function sendStream (res: http.ServerResponse, source: StreamSource, onBytes?: (n: number) => void): Promise<void> {
   if (!res.headersSent && !res.destroyed) {
@@ -182,6 +183,6 @@ export function sendStream (res: http.ServerResponse, source: StreamSource, onBy
     if (source.length !== undefined) headers['Content-Length'] = source.length
     res.writeHead(200, headers)
   }
-  // Also when the reader is already gone: pipeline then destroys the source.
-  return pipeStream(source.stream, res, onBytes)
+  // Also when the reader is already gone: the source is then destroyed.
+  return source.kind === 'unix' ? source.send(res, onBytes) : pipeStream(source.stream, res, onBytes)
 }

@@ -4,7 +4,6 @@
  * never looks like a clean end of truncated data.
  */
 import http from 'node:http'
-import https from 'node:https'
 import { connect, type Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import { formatUrl, type MsgUrl } from '../core/go-url.js'
@@ -26,7 +25,9 @@ const MAX_ERROR_BODY_BYTES = 512
 /** Opens `url` for reading; rejects with `ERR_STREAM_OPEN`. */
 export function openStream (url: MsgUrl, opts: OpenStreamOptions): Promise<Readable> {
   if (url.scheme === 'unix') return openUnix(url.path, opts)
-  if (url.scheme === 'http' || url.scheme === 'https') return openHttp(url, opts)
+  if (url.scheme === 'http') return openHttp(http.get, url, opts)
+  // node:https brings tls and crypto: loaded with the first https stream, not at start-up.
+  if (url.scheme === 'https') return import('node:https').then(https => openHttp(https.get, url, opts))
   return Promise.reject(new StreamOpenError(`cannot open a stream with scheme ${JSON.stringify(url.scheme)}`))
 }
 
@@ -61,7 +62,7 @@ function openUnix (path: string, opts: OpenStreamOptions): Promise<Readable> {
   })
 }
 
-function openHttp (url: MsgUrl, opts: OpenStreamOptions): Promise<Readable> {
+function openHttp (get: typeof http.get, url: MsgUrl, opts: OpenStreamOptions): Promise<Readable> {
   const href = formatUrl(url)
   return new Promise((resolve, reject) => {
     let target: URL
@@ -71,7 +72,6 @@ function openHttp (url: MsgUrl, opts: OpenStreamOptions): Promise<Readable> {
       reject(new StreamOpenError(`cannot open stream ${href}: invalid URL`, err))
       return
     }
-    const get = target.protocol === 'https:' ? https.get : http.get
     let settled = false
     const req = get(target, { agent: false })
     const timer = setTimeout(function timerOnFire () {

@@ -4,7 +4,7 @@ import http from 'node:http'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { connect, type Socket } from 'node:net'
-import { StreamSources, pipeStream, sendStream, type StreamSource } from '../../src/http/stream-pipe.js'
+import { StreamSources, pipeStream, sendStream, type HttpSource } from '../../src/http/stream-pipe.js'
 import { deferred, freePort, startHttpServer } from '../fixtures/http-helpers.js'
 import { rawServer, sockDir } from '../fixtures/net-helpers.js'
 
@@ -18,7 +18,7 @@ function sources (t: { teardown (fn: () => unknown): void }, timeoutMs = 2000): 
   return s
 }
 
-async function readStream (source: StreamSource): Promise<Buffer> {
+async function readStream (source: HttpSource): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const c of source.stream) chunks.push(c as Buffer)
   return Buffer.concat(chunks)
@@ -65,15 +65,23 @@ function slowGet (url: string, delayMs = 1): Promise<Fetched> {
   })
 }
 
-t.test('openUnix: connects and reads a unix source to its end', async t => {
+t.test('openUnix: connects to a unix source and reads it into a response', async t => {
   const dir = sockDir(t)
   const path = join(dir, 'src.sock')
   await rawServer(t, path, socket => { socket.end('unix bytes') })
-  const source = await sources(t).openUnix(path)
+  const s = sources(t)
+  const source = await s.openUnix(path)
+  t.equal(source.kind, 'unix')
   t.equal(source.length, undefined)
   t.equal(source.contentType, undefined)
-  t.equal((await readStream(source)).toString(), 'unix bytes')
-  t.equal(source.stream.readableHighWaterMark, 64 * 1024)
+  t.equal(source.readBytes, 256 * 1024, 'read 256 KiB at a time by default')
+  const small = await new StreamSources({ timeoutMs: 100, unixReadBytes: 1000 }).openUnix(path)
+  t.equal(small.readBytes, 1000)
+  small.destroy()
+  const { url } = await startHttpServer(t, (_req, res) => { void sendStream(res, source) })
+  const got = await slowGet(url, 0)
+  t.equal(got.body.toString(), 'unix bytes')
+  t.equal(got.ended, true)
 })
 
 t.test('openUnix: a missing socket or a path too long is ERR_STREAM_SOURCE', async t => {
