@@ -70,6 +70,13 @@ export class HookFailedError extends HttpError {
   }
 }
 
+/** An HTTP/1.x reply that breaks the protocol (or a limit); the connection cannot be reused. */
+export class ReplyParseError extends HttpError {
+  constructor (what: string) {
+    super('ERR_HTTP_REPLY_INVALID', `invalid HTTP reply: ${what}`)
+  }
+}
+
 /** A stream source could not be opened: unreachable, too slow to answer, or not a 2xx. */
 export class StreamSourceError extends HttpError {
   constructor (what: string, cause?: unknown) {

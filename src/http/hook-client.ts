@@ -1,20 +1,24 @@
 /**
  * Delivers JSON payloads to http(s) response hooks (or remote coordinators): keep-alive
- * agents, a deadline per attempt, and bounded retries.
+ * connections (`http:` on our own HTTP/1.1 client, `https:` on node's agent, where TLS
+ * dominates the cost), a deadline per attempt, and bounded retries.
  *
  * Retry rule: an attempt is retried only when the hook did not answer because the
- * connection failed (refused, reset or hung up before a status line, typically a pooled
+ * connection failed (refused, reset or hung up before any reply byte, typically a pooled
  * socket the hook closed as we reused it) or because no connected socket was ever had
  * (connect or pool wait timed out). A timeout on a connected socket is NOT retried: the hook
  * may have received and acted on the request, and a retry could deliver it twice. Nothing
- * is retried once a status line arrived; a non-2xx status is a result, not an error.
+ * is retried once a reply byte arrived (on https: once the status line arrived); a non-2xx
+ * status is a result, not an error.
  */
 import { setMaxListeners } from 'node:events'
-import http from 'node:http'
+import type http from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { HookFailedError, HookTimeoutError, HookUnreachableError } from './errors.js'
+import { Http1Client, type Http1Target } from './http1-client.js'
+import { isConnectError, RetryableFailure } from './retryable.js'
 
 /** Options of one delivery. */
 export interface PostOptions {
@@ -24,7 +28,10 @@ export interface PostOptions {
   retries: number
   /** first backoff, doubled after each failed attempt (default 100) */
   backoffMs?: number
-  /** extra request headers; Content-Type and Content-Length are always ours */
+  /**
+   * extra request headers; Content-Type and Content-Length are always ours, and Host or
+   * Transfer-Encoding (which would change the target or the framing) is an invalid request
+   */
   headers?: Record<string, string>
   /** reply body kept up to this many bytes (default 64 KiB); the rest is read and dropped */
   maxReplyBytes?: number
@@ -50,69 +57,61 @@ const KEEP_ALIVE_MS = 4000
 const BACKOFF_MS = 100
 const MAX_REPLY_BYTES = 64 * 1024
 
-// Errors that mean the hook never got to answer: nothing in them says it saw the request
-// (ECONNRESET/EPIPE here is the stale keep-alive socket the server closed as we wrote).
-const CONNECT_ERRORS = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ENOTFOUND', 'EAI_AGAIN',
-  'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ETIMEDOUT'
-])
+const HTTP_PORT = 80
+const MAX_CACHED_TARGETS = 256
+// tchar (RFC 9110 5.6.2), and what node accepts in a value: no control byte but HTAB.
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 
 interface Reply { status: number, body: Buffer }
 
-/** Marks an attempt failure that may be retried: the hook did not answer (or was never reached). */
-class RetryableFailure {
-  readonly cause: unknown
-  constructor (cause: unknown) { this.cause = cause }
-}
-
 /** Posts JSON to hooks over pooled keep-alive connections. */
 export class HookClient {
-  readonly #http: http.Agent
+  readonly #http: Http1Client
   readonly #https: https.Agent
+  readonly #targets = new Map<string, Http1Target>()
   readonly #closing = new AbortController()
   #closed = false
 
   constructor (opts: HookClientOptions = {}) {
-    const agentOpts = {
-      keepAlive: true,
-      maxSockets: opts.maxSockets ?? MAX_SOCKETS,
-      // The agent's socket timeout destroys sockets idle in its free list; sockets in use
-      // are bounded by our own per-attempt timer instead.
-      timeout: opts.keepAliveMs ?? KEEP_ALIVE_MS,
-      scheduling: 'lifo' as const,
-      noDelay: true
-    }
+    const maxSockets = opts.maxSockets ?? MAX_SOCKETS
+    const keepAliveMs = opts.keepAliveMs ?? KEEP_ALIVE_MS
     // Every post in backoff listens on this one signal: thousands may wait at once.
     setMaxListeners(0, this.#closing.signal)
-    this.#http = new http.Agent(agentOpts)
-    this.#https = new https.Agent(agentOpts)
+    this.#http = new Http1Client({ maxSockets, keepAliveMs })
+    this.#https = new https.Agent({
+      keepAlive: true,
+      maxSockets,
+      // The agent's socket timeout destroys sockets idle in its free list; sockets in use
+      // are bounded by our own per-attempt timer instead.
+      timeout: keepAliveMs,
+      scheduling: 'lifo',
+      noDelay: true
+    })
   }
 
   /** POSTs body as application/json to url (http: or https:), with keep-alive agents. */
-  async post (url: string, body: Buffer, opts: PostOptions): Promise<PostResult> {
+  async post (hookUrl: string, body: Buffer, opts: PostOptions): Promise<PostResult> {
     if (this.#closed) throw new HookFailedError('client closed')
-    let target: URL
-    try {
-      target = new URL(url)
-    } catch (err) {
-      throw new HookFailedError(`invalid URL ${JSON.stringify(url)}`, err)
-    }
-    const secure = target.protocol === 'https:'
-    if (!secure && target.protocol !== 'http:') {
-      throw new HookFailedError(`unsupported scheme ${target.protocol}`)
-    }
-    const headers: http.OutgoingHttpHeaders = { ...opts.headers }
-    headers['content-type'] = 'application/json'
-    headers['content-length'] = body.length
-    const request = secure ? https.request : http.request
-    const reqOpts: http.RequestOptions = {
-      method: 'POST',
-      protocol: target.protocol,
-      hostname: target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname,
-      port: target.port,
-      path: target.pathname + target.search,
-      headers,
-      agent: secure ? this.#https : this.#http
+    const headerLines = requestHeaderLines(opts.headers)
+    const target = this.#targets.get(hookUrl) ?? this.#parseUrl(hookUrl)
+    let reqOpts: https.RequestOptions | undefined
+    if (target instanceof URL) {
+      const headers: http.OutgoingHttpHeaders = {}
+      for (const name in opts.headers) {
+        const lower = name.toLowerCase()
+        if (lower !== 'content-type' && lower !== 'content-length') headers[name] = opts.headers[name]
+      }
+      headers['content-type'] = 'application/json'
+      headers['content-length'] = body.length
+      reqOpts = {
+        method: 'POST',
+        hostname: bareHostname(target),
+        port: target.port,
+        path: target.pathname + target.search,
+        headers,
+        agent: this.#https
+      }
     }
     const maxReply = opts.maxReplyBytes ?? MAX_REPLY_BYTES
     const attempts = opts.retries >= 1 ? Math.floor(opts.retries) : 1
@@ -120,7 +119,9 @@ export class HookClient {
 
     for (let attempt = 1; ; attempt++) {
       try {
-        const reply = await attemptPost(request, reqOpts, body, opts.timeoutMs, maxReply)
+        const reply = reqOpts === undefined
+          ? await this.#http.post(target as Http1Target, headerLines, body, opts.timeoutMs, maxReply)
+          : await attemptHttps(reqOpts, body, opts.timeoutMs, maxReply)
         return { status: reply.status, body: reply.body, attempts: attempt }
       } catch (err) {
         if (!(err instanceof RetryableFailure)) throw err
@@ -136,23 +137,71 @@ export class HookClient {
     }
   }
 
-  /** Destroys the agents' sockets; pending posts fail with `ERR_HOOK_FAILED`. */
+  // An http: URL becomes a cached target (callers post to the same hooks over and over);
+  // an https: URL stays a URL.
+  #parseUrl (hookUrl: string): Http1Target | URL {
+    let url: URL
+    try {
+      url = new URL(hookUrl)
+    } catch (err) {
+      throw new HookFailedError(`invalid URL ${JSON.stringify(hookUrl)}`, err)
+    }
+    if (url.protocol === 'https:') return url
+    if (url.protocol !== 'http:') throw new HookFailedError(`unsupported scheme ${url.protocol}`)
+    const target: Http1Target = {
+      host: url.host,
+      hostname: bareHostname(url),
+      port: url.port === '' ? HTTP_PORT : Number(url.port),
+      path: url.pathname + url.search
+    }
+    // Bounded: hooks named per request would otherwise grow it without end.
+    if (this.#targets.size >= MAX_CACHED_TARGETS) this.#targets.clear()
+    this.#targets.set(hookUrl, target)
+    return target
+  }
+
+  /** Destroys every pooled socket; pending posts fail with `ERR_HOOK_FAILED`. */
   close (): void {
     if (this.#closed) return
     this.#closed = true
     this.#closing.abort()
-    this.#http.destroy()
+    this.#http.close()
     this.#https.destroy()
   }
 }
 
 /**
- * One attempt. Resolves with the reply; rejects with a RetryableFailure when the hook was
- * not reached or hung up before answering, else with a coded HttpError.
+ * The extra headers as `Name: value\r\n` lines, checked as node checks them; our own
+ * Content-Type and Content-Length replace the caller's.
  */
-function attemptPost (
-  request: typeof http.request,
-  reqOpts: http.RequestOptions,
+function requestHeaderLines (headers: Record<string, string> | undefined): string {
+  if (headers === undefined) return ''
+  let lines = ''
+  for (const name in headers) {
+    const value = headers[name] as string
+    const lower = name.toLowerCase()
+    if (!HEADER_NAME.test(name) || typeof value !== 'string' || !HEADER_VALUE.test(value) ||
+        lower === 'host' || lower === 'transfer-encoding') {
+      throw new HookFailedError('invalid request', new TypeError(`header ${JSON.stringify(name)} is invalid or not allowed`))
+    }
+    if (lower !== 'content-type' && lower !== 'content-length') lines += `${name}: ${value}\r\n`
+  }
+  return lines
+}
+
+// A URL's hostname as connect() wants it: an IPv6 address without its brackets.
+function bareHostname (url: URL): string {
+  const hostname = url.hostname
+  return hostname.startsWith('[') ? hostname.slice(1, -1) : hostname
+}
+
+/**
+ * One https attempt on node's agent. Resolves with the reply; rejects with a
+ * RetryableFailure when the hook was not reached or hung up before answering, else with a
+ * coded HttpError.
+ */
+function attemptHttps (
+  reqOpts: https.RequestOptions,
   body: Buffer,
   timeoutMs: number,
   maxReply: number
@@ -165,7 +214,7 @@ function attemptPost (
 
     let req: http.ClientRequest
     try {
-      req = request(reqOpts)
+      req = https.request(reqOpts)
     } catch (err) {
       // Invalid header names or values are refused synchronously.
       reject(new HookFailedError('invalid request', err))
@@ -213,8 +262,7 @@ function attemptPost (
         settle(new HookFailedError('reply cut short', err))
         return
       }
-      const code = (err as { code?: unknown }).code
-      if (typeof code === 'string' && CONNECT_ERRORS.has(code)) settle(new RetryableFailure(err))
+      if (isConnectError(err)) settle(new RetryableFailure(err))
       else settle(new HookFailedError('request failed', err))
     }
 
