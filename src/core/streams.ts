@@ -3,7 +3,6 @@
  * `/stream?addr=` URLs handed out for them, serving those addresses (and only those), and
  * one-shot unix sockets serving request streams to providers.
  */
-import { randomBytes } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
@@ -14,6 +13,7 @@ import { silentLogger, type Logger } from './log.js'
 import { streamProxyUrl } from './rewrite.js'
 import { StreamSources, pipeStream, sendStream, type StreamSource } from '../http/stream-pipe.js'
 import { listenOnce, type OneShot } from '../net/stream-socket.js'
+import { randomHex } from '../net/random-name.js'
 
 /** Options of a StreamProxy. */
 export interface StreamProxyOptions {
@@ -181,7 +181,7 @@ export class StreamProxy {
       this.stats.refused++
       throw new CoordinatorError('ERR_OVERLOADED', `too many open stream sockets (limit ${this.#o.maxSockets})`)
     }
-    const path = join(this.#o.socketDir, `${randomBytes(NAME_BYTES).toString('hex')}.sock`)
+    const path = join(this.#o.socketDir, `${randomHex(NAME_BYTES)}.sock`)
     const entry: OneShotEntry = { shot: undefined, socket: undefined }
     // Counted from now: the slot is taken before the first await.
     this.#oneShots.set(path, entry)

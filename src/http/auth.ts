@@ -3,9 +3,9 @@
  * `Authorization: Bearer <token>`), compared in constant time, and the token file it is
  * read from.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
+import { createRequire } from 'node:module'
 import { HttpError } from './errors.js'
 import type { RouteHandler } from './server.js'
 
@@ -89,7 +89,7 @@ export class BearerToken {
     if (value === undefined) return false
     const m = BEARER_RE.exec(value)
     if (m === null) return false
-    return timingSafeEqual(sha256(m[1] as string), this.#digest)
+    return crypto().timingSafeEqual(sha256(m[1] as string), this.#digest)
   }
 }
 
@@ -112,6 +112,13 @@ export function requireBearer (token: BearerToken, handle: RouteHandler, deny: R
   }
 }
 
+// node:crypto is loaded only once a token is set: it costs start-up about 8 ms otherwise.
+let nodeCrypto: typeof import('node:crypto') | undefined
+function crypto (): typeof import('node:crypto') {
+  nodeCrypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+  return nodeCrypto
+}
+
 function sha256 (s: string): Buffer {
-  return createHash('sha256').update(s).digest()
+  return crypto().createHash('sha256').update(s).digest()
 }

@@ -12,8 +12,8 @@
  * status is a result, not an error.
  */
 import { setMaxListeners } from 'node:events'
-import type http from 'node:http'
-import https from 'node:https'
+import http from 'node:http'
+import type { Agent as HttpsAgent, RequestOptions as HttpsRequestOptions } from 'node:https'
 import type { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { HookFailedError, HookTimeoutError, HookUnreachableError } from './errors.js'
@@ -68,7 +68,10 @@ interface Reply { status: number, body: Buffer }
 /** Posts JSON to hooks over pooled keep-alive connections. */
 export class HookClient {
   readonly #http: Http1Client
-  readonly #https: https.Agent
+  // node:https brings tls and crypto: loaded with the first https: hook, not at start-up.
+  #https: HttpsAgent | undefined
+  readonly #maxSockets: number
+  readonly #keepAliveMs: number
   readonly #targets = new Map<string, Http1Target>()
   readonly #closing = new AbortController()
   #closed = false
@@ -79,15 +82,8 @@ export class HookClient {
     // Every post in backoff listens on this one signal: thousands may wait at once.
     setMaxListeners(0, this.#closing.signal)
     this.#http = new Http1Client({ maxSockets, keepAliveMs })
-    this.#https = new https.Agent({
-      keepAlive: true,
-      maxSockets,
-      // The agent's socket timeout destroys sockets idle in its free list; sockets in use
-      // are bounded by our own per-attempt timer instead.
-      timeout: keepAliveMs,
-      scheduling: 'lifo',
-      noDelay: true
-    })
+    this.#maxSockets = maxSockets
+    this.#keepAliveMs = keepAliveMs
   }
 
   /** POSTs body as application/json to url (http: or https:), with keep-alive agents. */
@@ -95,7 +91,7 @@ export class HookClient {
     if (this.#closed) throw new HookFailedError('client closed')
     const headerLines = requestHeaderLines(opts.headers)
     const target = this.#targets.get(hookUrl) ?? this.#parseUrl(hookUrl)
-    let reqOpts: https.RequestOptions | undefined
+    let reqOpts: HttpsRequestOptions | undefined
     if (target instanceof URL) {
       const headers: http.OutgoingHttpHeaders = {}
       for (const name in opts.headers) {
@@ -106,11 +102,13 @@ export class HookClient {
       headers['content-length'] = body.length
       reqOpts = {
         method: 'POST',
+        // an https agent makes http.request speak TLS (https.request only adds a default agent)
+        protocol: 'https:',
         hostname: bareHostname(target),
         port: target.port,
         path: target.pathname + target.search,
         headers,
-        agent: this.#https
+        agent: this.#https ?? await this.#httpsAgent()
       }
     }
     const maxReply = opts.maxReplyBytes ?? MAX_REPLY_BYTES
@@ -135,6 +133,21 @@ export class HookClient {
         backoff *= 2
       }
     }
+  }
+
+  async #httpsAgent (): Promise<HttpsAgent> {
+    const https = await import('node:https')
+    if (this.#closed) throw new HookFailedError('client closed')
+    this.#https ??= new https.Agent({
+      keepAlive: true,
+      maxSockets: this.#maxSockets,
+      // The agent's socket timeout destroys sockets idle in its free list; sockets in use
+      // are bounded by our own per-attempt timer instead.
+      timeout: this.#keepAliveMs,
+      scheduling: 'lifo',
+      noDelay: true
+    })
+    return this.#https
   }
 
   // An http: URL becomes a cached target (callers post to the same hooks over and over);
@@ -166,7 +179,7 @@ export class HookClient {
     this.#closed = true
     this.#closing.abort()
     this.#http.close()
-    this.#https.destroy()
+    this.#https?.destroy()
   }
 }
 
@@ -201,7 +214,7 @@ function bareHostname (url: URL): string {
  * coded HttpError.
  */
 function attemptHttps (
-  reqOpts: https.RequestOptions,
+  reqOpts: HttpsRequestOptions,
   body: Buffer,
   timeoutMs: number,
   maxReply: number
@@ -214,7 +227,7 @@ function attemptHttps (
 
     let req: http.ClientRequest
     try {
-      req = https.request(reqOpts)
+      req = http.request(reqOpts)
     } catch (err) {
       // Invalid header names or values are refused synchronously.
       reject(new HookFailedError('invalid request', err))

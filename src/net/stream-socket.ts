@@ -2,11 +2,11 @@
  * One-shot unix sockets: a fresh socket file that accepts exactly one connection, hands it
  * over, and disappears; or disappears unused after its time to live, or when closed.
  */
-import { randomBytes } from 'node:crypto'
 import { chmod, lstat, mkdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import { dirname, join } from 'node:path'
 import { SocketInUseError } from './errors.js'
+import { randomHex } from './random-name.js'
 import { MAX_SOCKET_PATH_BYTES, checkListenPath, checkSocketPath } from './socket-path.js'
 
 /** Options of a one-shot socket. */
@@ -59,7 +59,7 @@ export async function listenOnce (opts: OneShotOptions, onConnection: (socket: S
   const found = await checkListenPath(path)
   // Bound under a temporary name, given its mode, then renamed into place: nobody can connect
   // to it before its mode is set, and the one connection it takes must be the intended peer.
-  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`)
+  const tmp = join(dir, `.${randomHex(6)}.tmp`)
   const direct = Buffer.byteLength(tmp) > MAX_SOCKET_PATH_BYTES
   const bindPath = direct ? path : tmp
   if (direct && found === 'stale') await rm(path, { force: true })

@@ -242,3 +242,17 @@ t.test('an invalid header fails with ERR_HOOK_FAILED before any connection', asy
   await t.rejects(client.post('http://127.0.0.1:1/h', PAYLOAD, { timeoutMs: 100, retries: 3, headers: { 'x-bad': 'a\nb' } }),
     { code: 'ERR_HOOK_FAILED' })
 })
+
+t.test('an https: post that meets close() while node:https loads is refused and connects nowhere', async t => {
+  let connections = 0
+  const server = net.createServer(socket => { connections++; socket.destroy() })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const { port } = server.address() as net.AddressInfo
+  const client = new HookClient()
+  const posting = client.post(`https://127.0.0.1:${port}/h`, Buffer.from('{}'), { timeoutMs: 1000, retries: 1 })
+  client.close()
+  await t.rejects(posting, { code: 'ERR_HOOK_FAILED', message: /client closed/ })
+  await delay(100)
+  t.equal(connections, 0, 'no connection after close()')
+})
