@@ -51,6 +51,7 @@ const FLAGS: Readonly<Record<ConfigKey | 'config_file', FlagHelp>> = {
   max_tracked: { value: 'count', help: 'most requests awaiting a response at once', def: String(DEFAULTS.maxTracked) },
   max_pending_responses: { value: 'count', help: 'responses awaited on the response socket before new requests wait', def: String(DEFAULTS.maxPendingResponses) },
   max_stream_sockets: { value: 'count', help: 'most one-shot stream sockets at once', def: String(DEFAULTS.maxStreamSockets) },
+  stream_read_bytes: { value: 'bytes', help: 'read buffer of each /stream reader of a unix source', def: String(DEFAULTS.streamReadBytes) },
   socket_mode: { value: 'octal', help: 'file mode of the sockets the coordinator creates', def: DEFAULTS.socketMode.toString(8) },
   provider_cache: { value: 'seconds', help: 'longest a cached provider listing is used', def: sec(DEFAULTS.providerCacheMs) },
   auth_token_file: { value: 'path', help: 'bearer token required on the HTTP port (not /healthz)', def: 'none (no token)' },

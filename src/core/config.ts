@@ -34,6 +34,8 @@ export interface Config {
   /** tracked requests whose response is awaited on the response socket before others wait */
   maxPendingResponses: number
   maxStreamSockets: number
+  /** read buffer of each unix stream source a `/stream` reader is served from */
+  streamReadBytes: number
   socketMode: number
   providerCacheMs: number
   /** '' = no token (every endpoint open); else the file holding the bearer token */
@@ -65,6 +67,7 @@ export const CONFIG_KEYS = [
   'max_tracked',
   'max_pending_responses',
   'max_stream_sockets',
+  'stream_read_bytes',
   'socket_mode',
   'provider_cache',
   'auth_token_file',
@@ -105,6 +108,7 @@ export const DEFAULTS: Readonly<Omit<Config, 'serviceName'>> = Object.freeze({
   maxTracked: 100_000,
   maxPendingResponses: 1024,
   maxStreamSockets: 1024,
+  streamReadBytes: 256 * 1024,
   socketMode: 0o660,
   providerCacheMs: 1_000,
   authTokenFile: '',
@@ -122,6 +126,10 @@ export class ConfigError extends CoordinatorError {
 // setTimeout() turns any delay above 2^31-1 ms into 1 ms (TimeoutOverflowWarning), so a
 // "very long" timeout would fire at once: refuse it here instead.
 const MAX_TIMER_MS = 2 ** 31 - 1
+// A /stream read buffer: below a page the syscalls per byte soar; above 16 MiB one stalled
+// reader would hold more than a small host should give it.
+const MIN_STREAM_READ_BYTES = 4096
+const MAX_STREAM_READ_BYTES = 16 * 1024 * 1024
 // The frame header is a u32.
 const MAX_FRAME_LIMIT = 2 ** 32 - 1
 // sun_path is 108 bytes on Linux and 104 on macOS and the BSDs, NUL included.
@@ -184,6 +192,7 @@ export function buildConfig (raw: Record<string, unknown>): Config {
     maxTracked: parseInteger('max_tracked', get('max_tracked'), DEFAULTS.maxTracked, 1, Number.MAX_SAFE_INTEGER),
     maxPendingResponses: parseInteger('max_pending_responses', get('max_pending_responses'), DEFAULTS.maxPendingResponses, 1, Number.MAX_SAFE_INTEGER),
     maxStreamSockets: parseInteger('max_stream_sockets', get('max_stream_sockets'), DEFAULTS.maxStreamSockets, 1, Number.MAX_SAFE_INTEGER),
+    streamReadBytes: parseInteger('stream_read_bytes', get('stream_read_bytes'), DEFAULTS.streamReadBytes, MIN_STREAM_READ_BYTES, MAX_STREAM_READ_BYTES),
     socketMode: parseSocketMode(get('socket_mode')),
     providerCacheMs: parseSeconds('provider_cache', get('provider_cache'), DEFAULTS.providerCacheMs, true),
     authTokenFile: parseAuthTokenFile(get('auth_token_file')),

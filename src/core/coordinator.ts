@@ -104,6 +104,7 @@ export class Coordinator {
       ttlMs: config.requestTimeoutMs,
       socketDir: join(config.socketDir, 'streams'),
       maxSockets: config.maxStreamSockets,
+      readBytes: config.streamReadBytes,
       // every issued address belongs to a tracked request's response or forward
       maxIssued: config.maxTracked,
       sourceTimeoutMs: config.hookTimeoutMs,

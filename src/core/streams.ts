@@ -29,6 +29,8 @@ export interface StreamProxyOptions {
   maxIssued: number
   /** time for an http(s) source to connect and answer with its headers */
   sourceTimeoutMs: number
+  /** read buffer of each unix source sent to a `/stream` reader (default 256 KiB) */
+  readBytes?: number
   /** mode of the one-shot socket files (default 0o660) */
   socketMode?: number
   /** mode of the directory they live in, when created (default 0o750) */
@@ -82,7 +84,10 @@ export class StreamProxy {
   constructor (opts: StreamProxyOptions) {
     this.#o = opts
     this.#log = opts.log ?? silentLogger
-    this.#sources = new StreamSources({ timeoutMs: opts.sourceTimeoutMs })
+    this.#sources = new StreamSources({
+      timeoutMs: opts.sourceTimeoutMs,
+      ...(opts.readBytes === undefined ? {} : { unixReadBytes: opts.readBytes })
+    })
   }
 
   /** One-shot sockets open now (listening, or carrying their stream). */

@@ -43,6 +43,7 @@ t.test('every default', async t => {
     maxTracked: 100_000,
     maxPendingResponses: 1024,
     maxStreamSockets: 1024,
+    streamReadBytes: 256 * 1024,
     socketMode: 0o660,
     providerCacheMs: 1_000,
     authTokenFile: '',
@@ -76,6 +77,7 @@ t.test('every key is accepted, from strings as flags give them', async t => {
     max_tracked: '10',
     max_pending_responses: '5',
     max_stream_sockets: '20',
+    stream_read_bytes: '65536',
     socket_mode: '0600',
     provider_cache: '0',
     auth_token_file: '/etc/coordinator/token',
@@ -103,12 +105,13 @@ t.test('every key is accepted, from strings as flags give them', async t => {
     maxTracked: 10,
     maxPendingResponses: 5,
     maxStreamSockets: 20,
+    streamReadBytes: 65536,
     socketMode: 0o600,
     providerCacheMs: 0,
     authTokenFile: '/etc/coordinator/token',
     providerCooldownMs: 500
   })
-  t.equal(CONFIG_KEYS.length, 25, 'the test above names every key')
+  t.equal(CONFIG_KEYS.length, 26, 'the test above names every key')
 })
 
 t.test('numbers from a JSON file are accepted as numbers', async t => {
@@ -227,6 +230,8 @@ t.test('counts are integers in range', async t => {
   refuses(t, { ...base, max_tracked: 0 }, 'max_tracked', 'zero')
   refuses(t, { ...base, max_pending_responses: 0 }, 'max_pending_responses', 'zero')
   refuses(t, { ...base, max_stream_sockets: '0' }, 'max_stream_sockets', 'zero')
+  refuses(t, { ...base, stream_read_bytes: 4095 }, 'stream_read_bytes', 'under a page')
+  refuses(t, { ...base, stream_read_bytes: 16 * 1024 * 1024 + 1 }, 'stream_read_bytes', 'over 16 MiB')
   refuses(t, { ...base, max_body_bytes: 0 }, 'max_body_bytes', 'zero')
   refuses(t, { ...base, max_frame_bytes: 2 ** 32 }, 'max_frame_bytes', 'beyond a u32 length')
   t.equal(buildConfig({ ...base, max_frame_bytes: 2 ** 32 - 1 }).maxFrameBytes, 2 ** 32 - 1)

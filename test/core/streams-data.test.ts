@@ -181,3 +181,52 @@ async function bothWays (t: Test, auth: boolean): Promise<void> {
   t.equal(got.status, 200)
   t.equal(got.sha, sha(output), 'provider socket -> remote /stream -> local /stream -> client')
 }
+
+/** GETs `path` over a raw connection and splits its chunked body into its chunks' sizes. */
+function rawChunkSizes (port: number, path: string): Promise<{ sizes: number[], body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)
+    })
+    const parts: Buffer[] = []
+    socket.on('data', (c: Buffer) => parts.push(c))
+    socket.on('error', reject)
+    socket.on('end', () => {
+      const all = Buffer.concat(parts)
+      let at = all.indexOf('\r\n\r\n') + 4
+      const sizes: number[] = []
+      const body: Buffer[] = []
+      for (;;) {
+        const eol = all.indexOf('\r\n', at)
+        const size = parseInt(all.subarray(at, eol).toString(), 16)
+        if (size === 0) break
+        sizes.push(size)
+        body.push(all.subarray(eol + 2, eol + 2 + size))
+        at = eol + 2 + size + 2
+      }
+      resolve({ sizes, body: Buffer.concat(body) })
+    })
+  })
+}
+
+t.test('stream_read_bytes bounds the bytes a /stream reader is sent per read', async t => {
+  const c = await startCoordinator(t, { stream_read_bytes: 4096 })
+  const data = randomBytes(MiB)
+  const sourcePath = join(c.dir, 'out', 'small.sock')
+  mkdirSync(join(c.dir, 'out'))
+  await rawServer(t, sourcePath, socket => { void writeAll(socket, data).catch(() => {}) })
+  const hook = await startHttpHook()
+  t.teardown(() => hook.close())
+  const provider = await startFakeProvider({
+    path: join(c.dir, 'Small', '10-p.sock'),
+    reply: () => ({ streamURL: JSON.stringify(goUrl('unix', '', sourcePath)) })
+  })
+  t.teardown(() => provider.close())
+  await post(c.url('/'), JSON.stringify({ id: 'small-reads', task: 'Small', responseHook: goUrl('http', `127.0.0.1:${hook.port}`, '/h') }))
+  const [delivered] = await hook.waitFor(1)
+  const u = delivered?.json.streamURL as Record<string, string>
+  const { sizes, body } = await rawChunkSizes(c.coordinator.addresses.httpPort, `${u.Path}?${u.RawQuery}`)
+  t.equal(sha(body), sha(data), 'the whole stream')
+  t.ok(Math.max(...sizes) <= 4096, `every chunk at most 4096 B (largest ${Math.max(...sizes)})`)
+  t.ok(sizes.length >= MiB / 4096, `${sizes.length} chunks`)
+})
