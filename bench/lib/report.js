@@ -98,7 +98,7 @@ export function renderReport ({ meta, scenarios, ratios, targets }) {
   out.push(`ratios (same run): R1/B0 ${ratio(ratios.R1_B0)}   R2/B0 ${ratio(ratios.R2_B0)}   S1/S0 ${ratio(ratios.S1_S0)}`)
   const start = scenarios.start
   if (start !== undefined && start.failed === undefined) {
-    out.push(`start to ready: ${ms(start.readyMs)} median of ${start.runs} (max ${ms(start.readyMaxMs)}); idle RSS ${mib(start.idleRss)}; stop ${ms(start.stopMs)}`)
+    out.push(`start to ready: ${ms(start.readyMs)} median of ${start.runs} (max ${ms(start.readyMaxMs)}), of which node's own start (\`node -e 0\`, same runs) ${ms(start.nodeAloneMs)}; idle RSS ${mib(start.idleRss)}; stop ${ms(start.stopMs)}`)
   }
   for (const [name, s] of Object.entries(scenarios)) {
     if (s.skipped !== undefined) out.push(`${name}: n/a (${s.skipped})`)

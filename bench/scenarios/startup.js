@@ -1,8 +1,11 @@
 /**
  * Start to ready and idle RSS: the coordinator started `runs` times, each in a fresh
  * socket directory; ready = it logged `coordinator ready` (logged once every listener is
- * up). Idle RSS is read after it has sat idle for a moment.
+ * up). Idle RSS is read after it has sat idle for a moment. Each start is paired with a
+ * run of `node -e 0` in the same environment: node's own start, the part no code of ours
+ * can shorten (on some machines the environment inflates it, e.g. NODE_EXTRA_CA_CERTS).
  */
+import { spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { removeDir, socketDir, startCoordinator } from '../lib/coordinator.js'
 import { memory } from '../lib/proc.js'
@@ -15,7 +18,9 @@ export async function runStartup ({ runs }) {
   const idle = []
   const stopMs = []
   const exits = []
+  const nodeAlone = []
   for (let i = 0; i < runs; i++) {
+    nodeAlone.push(await nodeStartMs())
     const dir = socketDir()
     try {
       const coordinator = await startCoordinator({ dir })
@@ -36,10 +41,21 @@ export async function runStartup ({ runs }) {
     readyMs: median(ready),
     readyMaxMs: Math.max(...ready),
     readySamplesMs: ready,
+    nodeAloneMs: median(nodeAlone),
     idleRss: median(idle.filter(v => v !== null)),
     stopMs: median(stopMs),
     exits
   }
+}
+
+/** Spawn to exit of `node -e 0`. */
+function nodeStartMs () {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now()
+    const proc = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' })
+    proc.on('error', reject)
+    proc.on('exit', () => { resolve(performance.now() - t0) })
+  })
 }
 
 function median (values) {
