@@ -389,6 +389,10 @@ export function validateUrl (u: MsgUrl, field: string): MsgUrl {
   } else if (u.host !== '') {
     checkHostSyntax(u.host, field)
     checkPort(u.host, field + ': ')
+  } else if (u.path !== '' && !u.path.startsWith('/')) {
+    // Written as `http://` and the path (Go's URL.String() does the same), the path would
+    // read back as the host: a URL string no parser, ours or Go's, reads back as this URL.
+    throw invalid(`${field}: a URL without host needs an absolute path (got ${JSON.stringify(u.path)})`)
   }
   return scheme === u.scheme ? u : { ...u, scheme }
 }

@@ -158,6 +158,11 @@ t.test('validateUrl accepts unix and http(s) URLs and names the field on refusal
   t.throws(() => validateUrl(httpUrl('a b', '/'), 'f'), { code: 'ERR_URL_INVALID' })
   t.throws(() => validateUrl(httpUrl('a/b', '/'), 'f'), { code: 'ERR_URL_INVALID' })
   t.throws(() => validateUrl(httpUrl('a\nb', '/'), 'f'), { code: 'ERR_URL_INVALID' })
+  // found by the fuzzer: `http://` + `?hook` reads back with `%3Fhook` as its host
+  t.throws(() => validateUrl(httpUrl('', '?hook'), 'responseHook'), { code: 'ERR_URL_INVALID', message: /responseHook: a URL without host needs an absolute path/ })
+  t.throws(() => validateUrl(httpUrl('', 'p'), 'f'), { code: 'ERR_URL_INVALID' })
+  t.equal(validateUrl(httpUrl('h', 'p'), 'f').path, 'p', 'with a host, a rootless path is written after a slash')
+  t.equal(validateUrl(httpUrl('', ''), 'f').path, '', 'no host and no path')
 })
 
 t.test('goUrlJson writes the 11 keys of Go 1.19, byte-identical to the wire', async t => {
