@@ -254,7 +254,7 @@ export class Coordinator {
   async #drainAndClose (): Promise<void> {
     if (this.#state === 'new' || this.#state === 'stopped') { this.#state = 'stopped'; return }
     this.#state = 'draining'
-    this.#responseGate.refuseAll(new CoordinatorError('ERR_SHUTTING_DOWN', 'coordinator is shutting down'))
+    this.#responseGate.close(new CoordinatorError('ERR_SHUTTING_DOWN', 'coordinator is shutting down'))
     // No new internal requests; HTTP stays up (answering 503) for /proxy and /stream.
     await this.#requestServer.close()
     const drained = Promise.all([this.tracker.whenEmpty(), this.delivery.whenIdle()])

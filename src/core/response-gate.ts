@@ -31,6 +31,8 @@ export class ResponseGate {
   readonly #waiters: Waiter[] = []
   #head = 0
   #owed = 0
+  // set by close(): a request that would wait is refused with it at once
+  #closedWith: Error | undefined
 
   constructor (opts: ResponseGateOptions) {
     this.#o = opts
@@ -49,13 +51,15 @@ export class ResponseGate {
   /**
    * Takes a slot: undefined when one was free (no await needed on the fast path), else a
    * promise that resolves once a slot is handed over, or rejects with ERR_OVERLOADED after
-   * waitMs. Every slot taken must be given back with `release()`.
+   * waitMs (at once with close()'s error once closed). Every slot taken must be given back
+   * with `release()`.
    */
   acquire (): Promise<void> | undefined {
     if (this.#owed < this.#o.limit && this.waiting === 0) {
       this.#owed++
       return undefined
     }
+    if (this.#closedWith !== undefined) return Promise.reject(this.#closedWith)
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { admit: resolve, refuse: reject, timer: undefined as unknown as NodeJS.Timeout }
       waiter.timer = setTimeout(gateOnWaitTimeout, this.#o.waitMs, this, waiter).unref()
@@ -74,8 +78,9 @@ export class ResponseGate {
     next.admit()
   }
 
-  /** Refuses every waiter with `err` (the coordinator is stopping). */
-  refuseAll (err: Error): void {
+  /** Refuses every waiter, and every later request that would wait, with `err` (the coordinator is stopping). */
+  close (err: Error): void {
+    this.#closedWith = err
     for (let waiter = this.#shift(); waiter !== undefined; waiter = this.#shift()) {
       clearTimeout(waiter.timer)
       waiter.refuse(err)

@@ -172,7 +172,8 @@ export class Router {
     const tracked = hook !== null && hook.scheme !== 'unix'
     let sent = request
     if (tracked) {
-      await this.#o.responseGate.acquire()
+      const wait = this.#o.responseGate.acquire()
+      if (wait !== undefined) await wait
       try {
         // the slot is given back when the request leaves the tracker (Tracker onUntrack)
         this.#o.tracker.track({ id, task, hook, urlForm: request.urlForm, startedAt: Date.now(), toPeer: isPeerProxyHook(hook, ingress), answerVia: 'unix' })

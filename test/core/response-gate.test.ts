@@ -60,15 +60,19 @@ t.test('a wait past waitMs is refused with ERR_OVERLOADED and leaves the queue',
   t.equal(gate.owed, 0, 'the expired waiters took no slot')
 })
 
-t.test('refuseAll empties the queue with the given error', async t => {
+t.test('close() refuses every waiter, and later ones at once, with the given error', async t => {
   const gate = new ResponseGate({ limit: 1, waitMs: 1000 })
   gate.acquire()
   const waits = [gate.acquire(), gate.acquire()] as Array<Promise<void>>
   const err = Object.assign(new Error('stopping'), { code: 'ERR_SHUTTING_DOWN' })
-  gate.refuseAll(err)
+  gate.close(err)
   await Promise.all(waits.map(w => t.rejects(w, err)))
   t.equal(gate.waiting, 0)
   t.equal(gate.owed, 1, 'the slot taken stays taken until released')
+  await t.rejects(gate.acquire() as Promise<void>, err, 'a newcomer that would wait is refused at once')
+  t.equal(gate.waiting, 0)
+  gate.release()
+  t.equal(gate.acquire(), undefined, 'a free slot is still taken after close(): the requests in flight finish')
 })
 
 t.test('a long queue keeps its order across compaction', async t => {
