@@ -9,33 +9,17 @@ import { tmpdir } from 'node:os'
 import http from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
-import type { Writable } from 'node:stream'
 import { startCoordinator, post, goUrl } from '../fixtures/coordinator.js'
 import { startFakeProvider } from '../fixtures/fake-provider.js'
 import { startHttpHook } from '../fixtures/hook-sink.js'
 import { deferred, startHttpServer } from '../fixtures/http-helpers.js'
-import { rawServer } from '../fixtures/net-helpers.js'
+import { rawServer, writeAll } from '../fixtures/net-helpers.js'
 import { unixPathOf } from '../fixtures/wire.js'
 
 const MiB = 1024 * 1024
 
 function sha (b: Buffer): string {
   return createHash('sha256').update(b).digest('hex')
-}
-
-/** Writes `data` in 64 KiB pieces, honouring backpressure, then ends. */
-async function writeAll (out: Writable, data: Buffer): Promise<void> {
-  for (let off = 0; off < data.length; off += 65536) {
-    if (!out.write(data.subarray(off, off + 65536))) {
-      await new Promise<void>((resolve, reject) => {
-        const onDrain = (): void => { out.off('close', onClose); resolve() }
-        const onClose = (): void => { out.off('drain', onDrain); reject(new Error('closed')) }
-        out.once('drain', onDrain)
-        out.once('close', onClose)
-      })
-    }
-  }
-  out.end()
 }
 
 interface Digest { sha: string, bytes: number }

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream'
 import { connect, type Socket } from 'node:net'
 import { StreamSources, pipeStream, sendStream, type HttpSource } from '../../src/http/stream-pipe.js'
 import { deferred, freePort, startHttpServer } from '../fixtures/http-helpers.js'
-import { rawServer, sockDir } from '../fixtures/net-helpers.js'
+import { rawServer, sockDir, writeAll } from '../fixtures/net-helpers.js'
 
 function sha (b: Buffer): string {
   return createHash('sha256').update(b).digest('hex')
@@ -22,20 +22,6 @@ async function readStream (source: HttpSource): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const c of source.stream) chunks.push(c as Buffer)
   return Buffer.concat(chunks)
-}
-
-/** Writes `data` to a socket or response in 64 KiB pieces, honouring backpressure. */
-async function writeAll (out: Writable, data: Buffer): Promise<void> {
-  for (let off = 0; off < data.length; off += 65536) {
-    if (!out.write(data.subarray(off, off + 65536))) {
-      await new Promise<void>((resolve, reject) => {
-        const onDrain = (): void => { out.off('close', onClose); resolve() }
-        const onClose = (): void => { out.off('drain', onDrain); reject(new Error('closed')) }
-        out.once('drain', onDrain)
-        out.once('close', onClose)
-      })
-    }
-  }
 }
 
 interface Fetched { status: number, headers: http.IncomingHttpHeaders, body: Buffer, error: string | undefined, ended: boolean }
@@ -151,7 +137,7 @@ t.test('sendStream: a unix source reaches a slow reader whole, chunked, counted'
   const dir = sockDir(t)
   const path = join(dir, 'big.sock')
   const data = randomBytes(8 * 1024 * 1024 + 123)
-  await rawServer(t, path, socket => { void writeAll(socket, data).then(() => socket.end(), () => {}) })
+  await rawServer(t, path, socket => { void writeAll(socket, data).catch(() => {}) })
   const s = sources(t)
   let counted = 0
   const piped = deferred<unknown>()
@@ -175,7 +161,7 @@ t.test('sendStream: an http source with a length is sent with Content-Length', a
   const data = randomBytes(1024 * 1024)
   const { url: sourceUrl } = await startHttpServer(t, (_req, res) => {
     res.writeHead(200, { 'Content-Length': data.length, 'Content-Type': 'application/x-data' })
-    void writeAll(res, data).then(() => res.end(), () => {})
+    void writeAll(res, data).catch(() => {})
   })
   const s = sources(t)
   const { url } = await startHttpServer(t, (_req, res) => {
